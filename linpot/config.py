@@ -1,0 +1,101 @@
+"""Fit configuration: TOML files merged over built-in defaults.
+
+A recipe looks like::
+
+    [data]
+    train = ["../data/mlearn/Cu/train.xyz"]     # paths relative to the recipe file
+    test = ["../data/mlearn/Cu/test.xyz"]
+
+    [descriptor]
+    kind = "pair"
+    cutoff = 5.5                                 # Å
+    radial = { kind = "chebyshev", n_basis = 8 }
+
+    [model]
+    kind = "polynomial"
+    degree = 3
+
+    [fit]
+    method = "ridge"
+    alphas = [1e-10, 1e-8, 1e-6]                 # relative ridge strengths tried on validation
+    validation_fraction = 0.1
+    seed = 0
+    weights = { energy = 1000.0, forces = 30.0, stress = 1.0 }   # 1/(eV/atom), 1/(eV/Å), 1/GPa
+    config_type_weights = { Surface = 1.0 }
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import sys
+
+import numpy as np
+
+from .errors import LinpotInputError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+DEFAULT_CONFIG = {
+    "data": {"train": [], "test": []},
+    "descriptor": {"kind": "pair", "cutoff": 5.5, "radial": {"kind": "chebyshev", "n_basis": 8}},
+    "model": {"kind": "polynomial", "degree": 3},
+    "fit": {
+        "method": "ridge",
+        "alphas": [float(a) for a in np.logspace(-12, -3, 19)],
+        "validation_fraction": 0.1,
+        "seed": 0,
+        "weights": {"energy": 1000.0, "forces": 30.0, "stress": 1.0},
+        "config_type_weights": {},
+    },
+    "elements": None,
+}
+
+_SECTIONS = set(DEFAULT_CONFIG)
+_FIT_KEYS = set(DEFAULT_CONFIG["fit"])
+
+
+def merge(base: dict, override: dict) -> dict:
+    out = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict) and key not in ("radial", "config_type_weights"):
+            out[key] = merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def load_config(path=None) -> dict:
+    """Defaults, overridden by the TOML file at ``path``; data paths made relative to it."""
+    if path is None:
+        return copy.deepcopy(DEFAULT_CONFIG)
+    path = os.fspath(path)
+    try:
+        with open(path, "rb") as fh:
+            user = tomllib.load(fh)
+    except FileNotFoundError:
+        raise LinpotInputError("config file not found", path) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise LinpotInputError(f"invalid TOML ({exc})", path) from None
+    unknown = set(user) - _SECTIONS
+    if unknown:
+        raise LinpotInputError(f"unknown config section(s): {', '.join(sorted(unknown))}", path)
+    unknown = set(user.get("fit", {})) - _FIT_KEYS
+    if unknown:
+        raise LinpotInputError(f"unknown [fit] option(s): {', '.join(sorted(unknown))}", path)
+    if "descriptor" in user and user["descriptor"].get("kind", "pair") != DEFAULT_CONFIG["descriptor"]["kind"]:
+        base = copy.deepcopy(DEFAULT_CONFIG)
+        base["descriptor"] = {}
+    else:
+        base = DEFAULT_CONFIG
+    config = merge(base, user)
+    here = os.path.dirname(os.path.abspath(path))
+    for key in ("train", "test"):
+        files = config["data"].get(key, [])
+        if isinstance(files, str):
+            files = [files]
+        config["data"][key] = [f if os.path.isabs(f) else os.path.normpath(os.path.join(here, f)) for f in files]
+    return config

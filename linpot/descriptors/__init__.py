@@ -1,0 +1,26 @@
+"""Descriptors of an atom's neighbourhood: ``spec`` -> ``compute(structure)``.
+
+Every descriptor returns, for one structure, per-atom features ``G`` (``n_atoms, n_features``)
+and their derivatives ``dG`` (``n_pairs, n_features, 3``) with respect to each neighbour vector
+``r_ij``, together with the pairs. Models (``linpot.models``) turn those into energies, forces
+and stresses by the chain rule, whatever the family.
+"""
+
+from __future__ import annotations
+
+from ..errors import LinpotInputError
+from .base import DescriptorResult, species_indices
+from .pair import PairDescriptor
+
+DESCRIPTOR_KINDS = {"pair": PairDescriptor}
+
+
+def descriptor_from_spec(spec: dict):
+    """Build a descriptor from its spec dict (``kind`` selects the family)."""
+    kind = spec.get("kind")
+    if kind not in DESCRIPTOR_KINDS:
+        raise LinpotInputError(f"unknown descriptor kind {kind!r} (known: {', '.join(DESCRIPTOR_KINDS)})")
+    return DESCRIPTOR_KINDS[kind].from_spec(spec)
+
+
+__all__ = ["DescriptorResult", "PairDescriptor", "descriptor_from_spec", "species_indices"]

@@ -1,0 +1,84 @@
+"""Streamed normal equations: ``X^T X``, ``X^T y`` and ``y^T y`` per quantity, accumulated
+structure by structure, so memory does not grow with the number of structures.
+
+Rows per structure (see :class:`linpot.models.StructureRows`):
+
+* energy: one row, ``X_E / N`` against ``E / N`` (eV/atom);
+* forces: ``3N`` rows against the force components (eV/Å);
+* stress: 6 rows in GPa against the Voigt stress (GPa).
+
+Each structure's rows are multiplied by its config_type weight (squared in the normal
+equations); the per-quantity weights are applied later, when the equations are combined, so
+they can change without recomputing features.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..conventions import GPA
+
+QUANTITIES = ("energy", "forces", "stress")
+
+
+class NormalEquations:
+    """``A[q] = sum w X_q^T X_q``, ``b[q] = sum w X_q^T y_q``, ``yy[q] = sum w y_q^T y_q``, row counts."""
+
+    def __init__(self, n_cols: int):
+        self.n_cols = n_cols
+        self.A = {q: np.zeros((n_cols, n_cols)) for q in QUANTITIES}
+        self.b = {q: np.zeros(n_cols) for q in QUANTITIES}
+        self.yy = {q: 0.0 for q in QUANTITIES}
+        self.n_rows = {q: 0 for q in QUANTITIES}
+        self.n_structures = 0
+
+    def add_rows(self, quantity: str, X: np.ndarray, y: np.ndarray, weight: float = 1.0) -> None:
+        X = np.atleast_2d(X)
+        y = np.atleast_1d(y)
+        self.A[quantity] += weight * (X.T @ X)
+        self.b[quantity] += weight * (X.T @ y)
+        self.yy[quantity] += weight * float(y @ y)
+        self.n_rows[quantity] += len(y)
+
+    def add_structure(self, rows, n_atoms: int, energy=None, forces=None, stress=None, weight: float = 1.0) -> None:
+        """Add one structure's rows; ``None`` labels are skipped (stress in eV/Å^3, Voigt)."""
+        if energy is not None:
+            self.add_rows("energy", rows.energy[None, :] / n_atoms, np.array([energy / n_atoms]), weight)
+        if forces is not None:
+            self.add_rows("forces", rows.forces, np.asarray(forces).ravel(), weight)
+        if stress is not None and rows.stress is not None:
+            self.add_rows("stress", rows.stress / GPA, np.asarray(stress) / GPA, weight)
+        self.n_structures += 1
+
+    def __iadd__(self, other: "NormalEquations") -> "NormalEquations":
+        for q in QUANTITIES:
+            self.A[q] += other.A[q]
+            self.b[q] += other.b[q]
+            self.yy[q] += other.yy[q]
+            self.n_rows[q] += other.n_rows[q]
+        self.n_structures += other.n_structures
+        return self
+
+    def combined(self, quantity_weights: dict) -> tuple[np.ndarray, np.ndarray, float]:
+        """``A = sum_q w_q^2 A_q`` etc. for weights in 1/(eV/atom), 1/(eV/Å), 1/GPa."""
+        A = np.zeros((self.n_cols, self.n_cols))
+        b = np.zeros(self.n_cols)
+        yy = 0.0
+        for q in QUANTITIES:
+            w2 = float(quantity_weights.get(q, 0.0)) ** 2
+            A += w2 * self.A[q]
+            b += w2 * self.b[q]
+            yy += w2 * self.yy[q]
+        return A, b, yy
+
+    def rmse(self, coefficients: np.ndarray) -> dict:
+        """Weighted RMSE per quantity from the normal equations alone (eV/atom, eV/Å, GPa); None if no rows."""
+        out = {}
+        for q in QUANTITIES:
+            if self.n_rows[q] == 0:
+                out[q] = None
+                continue
+            c = coefficients
+            sse = float(c @ self.A[q] @ c - 2.0 * c @ self.b[q] + self.yy[q])
+            out[q] = float(np.sqrt(max(sse, 0.0) / self.n_rows[q]))
+        return out

@@ -1,0 +1,77 @@
+"""Radial basis functions ``f_n(r)`` with a smooth cosine cutoff, and their derivatives ``df_n/dr``.
+
+The cutoff function is ``fc(r) = (cos(pi r / r_cut) + 1) / 2`` for ``r < r_cut`` and 0 beyond;
+``fc`` and ``dfc/dr`` both vanish at ``r_cut``, so every basis function goes to zero smoothly.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+
+@njit(cache=True)
+def cosine_cutoff(r, r_cut):
+    """Return ``(fc, dfc/dr)`` at distance ``r`` (Å)."""
+    if r >= r_cut:
+        return 0.0, 0.0
+    x = math.pi * r / r_cut
+    return 0.5 * (math.cos(x) + 1.0), -0.5 * math.pi / r_cut * math.sin(x)
+
+
+@njit(cache=True)
+def gaussian_radial_basis(r, centres, width, r_cut):
+    """``f_n(r) = exp(-(r - mu_n)^2 / (2 w^2)) fc(r)`` for each centre ``mu_n`` (Å).
+
+    Returns ``(f, df)``, both of shape ``(len(r), len(centres))``.
+    """
+    n_r = r.shape[0]
+    n_b = centres.shape[0]
+    f = np.zeros((n_r, n_b))
+    df = np.zeros((n_r, n_b))
+    inv_w2 = 1.0 / (width * width)
+    for p in range(n_r):
+        fc, dfc = cosine_cutoff(r[p], r_cut)
+        if fc == 0.0 and dfc == 0.0:
+            continue
+        for n in range(n_b):
+            d = r[p] - centres[n]
+            g = math.exp(-0.5 * d * d * inv_w2)
+            f[p, n] = g * fc
+            df[p, n] = g * (dfc - d * inv_w2 * fc)
+    return f, df
+
+
+@njit(cache=True)
+def chebyshev_radial_basis(r, n_basis, r_min, r_cut):
+    """``f_n(r) = T_n(x) fc(r)``, ``x = 2 (r - r_min) / (r_cut - r_min) - 1``, n = 0 .. n_basis-1.
+
+    ``T_n`` are Chebyshev polynomials of the first kind (orthogonal on [-1, 1] with weight
+    ``(1 - x^2)^(-1/2)``). Returns ``(f, df)`` of shape ``(len(r), n_basis)``.
+    """
+    n_r = r.shape[0]
+    f = np.zeros((n_r, n_basis))
+    df = np.zeros((n_r, n_basis))
+    scale = 2.0 / (r_cut - r_min)
+    t = np.zeros(n_basis)
+    dt = np.zeros(n_basis)
+    for p in range(n_r):
+        fc, dfc = cosine_cutoff(r[p], r_cut)
+        if fc == 0.0 and dfc == 0.0:
+            continue
+        x = scale * (r[p] - r_min) - 1.0
+        # T_{n+1} = 2x T_n - T_{n-1};  T'_{n+1} = 2 T_n + 2x T'_n - T'_{n-1}  (d/dx)
+        t[0] = 1.0
+        dt[0] = 0.0
+        if n_basis > 1:
+            t[1] = x
+            dt[1] = 1.0
+        for n in range(1, n_basis - 1):
+            t[n + 1] = 2.0 * x * t[n] - t[n - 1]
+            dt[n + 1] = 2.0 * t[n] + 2.0 * x * dt[n] - dt[n - 1]
+        for n in range(n_basis):
+            f[p, n] = t[n] * fc
+            df[p, n] = dt[n] * scale * fc + t[n] * dfc
+    return f, df
