@@ -8,8 +8,8 @@ A recipe looks like::
 
     [descriptor]
     kind = "pair"
-    cutoff = 5.5                                 # Å
-    radial = { kind = "chebyshev", n_basis = 8 }
+    cutoff = 6.0                                 # Å
+    radial = { kind = "chebyshev", n_basis = 10 }
 
     [model]
     kind = "polynomial"
@@ -20,7 +20,7 @@ A recipe looks like::
     alphas = [1e-10, 1e-8, 1e-6]                 # relative ridge strengths tried on validation
     validation_fraction = 0.1
     seed = 0
-    weights = { energy = 1000.0, forces = 30.0, stress = 1.0 }   # 1/(eV/atom), 1/(eV/Å), 1/GPa
+    weights = { energy = 10000.0, forces = 30.0, stress = 1.0 }  # 1/(eV/atom), 1/(eV/Å), 1/GPa
     config_type_weights = { Surface = 1.0 }
 """
 
@@ -41,14 +41,14 @@ else:  # pragma: no cover
 
 DEFAULT_CONFIG = {
     "data": {"train": [], "test": []},
-    "descriptor": {"kind": "pair", "cutoff": 5.5, "radial": {"kind": "chebyshev", "n_basis": 8}},
+    "descriptor": {"kind": "pair", "cutoff": 6.0, "radial": {"kind": "chebyshev", "n_basis": 10}},
     "model": {"kind": "polynomial", "degree": 3},
     "fit": {
         "method": "ridge",
-        "alphas": [float(a) for a in np.logspace(-12, -3, 19)],
+        "alphas": [float(a) for a in np.logspace(-14, -2, 25)],
         "validation_fraction": 0.1,
         "seed": 0,
-        "weights": {"energy": 1000.0, "forces": 30.0, "stress": 1.0},
+        "weights": {"energy": 10000.0, "forces": 30.0, "stress": 1.0},
         "config_type_weights": {},
     },
     "elements": None,

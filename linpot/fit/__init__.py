@@ -17,11 +17,11 @@ from ..errors import LinpotInputError
 from ..models import model_from_spec
 from ..potential import Potential
 from .normal_equations import NormalEquations
-from .ridge import RidgeRegression, ridge_solve
+from .ridge import RidgePath, RidgeRegression, ridge_solve
 
 log = logging.getLogger(__name__)
 
-__all__ = ["NormalEquations", "RidgeRegression", "ridge_solve", "fit_potential", "validation_split",
+__all__ = ["NormalEquations", "RidgePath", "RidgeRegression", "ridge_solve", "fit_potential", "validation_split",
            "accumulate_normal_equations", "build_model"]
 
 

@@ -1,0 +1,229 @@
+"""Command line: ``linpot fit``, ``linpot evaluate``, ``linpot info``.
+
+A thin layer over the library. A user's mistake (bad file, bad option, unknown element) ends
+with one line ``linpot: error: ...`` on stderr and exit status 2, never a traceback, and no
+partial output file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+
+from . import __version__
+from .errors import LinpotInputError
+
+log = logging.getLogger("linpot")
+
+
+def _setup_logging(verbosity: int) -> None:
+    level = logging.WARNING if verbosity < 0 else logging.INFO if verbosity == 0 else logging.DEBUG
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("linpot: %(message)s"))
+    root = logging.getLogger("linpot")
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    root.propagate = False
+
+
+def _overrides(args) -> dict:
+    """Config entries given on the command line (they win over the config file)."""
+    out: dict = {}
+    if args.cutoff is not None:
+        out.setdefault("descriptor", {})["cutoff"] = args.cutoff
+    radial = {}
+    if args.radial is not None:
+        radial["kind"] = args.radial
+    if args.n_basis is not None:
+        radial["n_basis"] = args.n_basis
+    if radial:
+        out.setdefault("descriptor", {})["radial"] = radial
+    if args.degree is not None:
+        out.setdefault("model", {})["degree"] = args.degree
+    weights = {k: v for k, v in (("energy", args.energy_weight), ("forces", args.force_weight),
+                                 ("stress", args.stress_weight)) if v is not None}
+    if weights:
+        out.setdefault("fit", {})["weights"] = weights
+    if args.seed is not None:
+        out.setdefault("fit", {})["seed"] = args.seed
+    return out
+
+
+def _check_output_path(path: str) -> None:
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise LinpotInputError("output directory does not exist", path)
+    if os.path.isdir(path):
+        raise LinpotInputError("output path is a directory", path)
+
+
+def _write_stdout(text: str) -> None:
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    sys.stdout.flush()
+
+
+def cmd_fit(args) -> int:
+    from .config import load_config, merge
+    from .fit import fit_potential
+    from .metrics import error_table, format_error_table, predict_dataset
+    from .potential import atomic_write_text
+    from .structures import read_datasets
+
+    config = merge(load_config(args.config), _overrides(args))
+    if args.train:
+        config["data"]["train"] = args.train
+    if args.test is not None:
+        config["data"]["test"] = args.test
+    if not config["data"]["train"]:
+        raise LinpotInputError("no training data: give --train FILE... or [data] train in the config")
+    _check_output_path(args.output)
+    if args.report:
+        _check_output_path(args.report)
+
+    t0 = time.perf_counter()
+    train = read_datasets(config["data"]["train"])
+    test = read_datasets(config["data"]["test"]) if config["data"]["test"] else None
+    elements = config.get("elements") or train.elements
+    if test is not None:
+        for k in range(len(test)):
+            missing = set(test.atoms(k).get_chemical_symbols()) - set(elements)
+            if missing:
+                path, index = test.origin[k]
+                raise LinpotInputError(f"element {sorted(missing)[0]} does not occur in the training data", path, index)
+    read_s = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    potential, report = fit_potential(train, config)
+    fit_s = time.perf_counter() - t0
+    log.info("fitted %d coefficients in %.1f s (design matrix %.1f s)", potential.n_features, fit_s,
+             report["times"]["design_matrix_s"])
+
+    tables = {}
+    t0 = time.perf_counter()
+    for name, ds in (("train", train), ("test", test)):
+        if ds is None:
+            continue
+        tables[name] = error_table(ds, predict_dataset(potential, ds))
+        _write_stdout(format_error_table(tables[name], f"{name} errors ({', '.join(sorted(set(p for p, _ in ds.origin)))})"))
+    eval_s = time.perf_counter() - t0
+
+    if test is not None:
+        potential.provenance["test_datasets"] = [{"path": p, "sha256": h} for p, h in sorted(test.file_hashes.items())]
+    potential.save(args.output)
+    log.info("wrote %s", args.output)
+    if args.report:
+        report.update({"errors": tables, "times": {**report["times"], "read_s": read_s, "fit_s": fit_s, "evaluate_s": eval_s},
+                       "config": config, "linpot_version": __version__, "potential": os.path.abspath(args.output)})
+        atomic_write_text(args.report, json.dumps(report, indent=1, default=float) + "\n")
+        log.info("wrote %s", args.report)
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    from .metrics import error_table, format_error_table, predict_dataset
+    from .potential import Potential
+    from .structures import read_datasets
+
+    potential = Potential.load(args.potential)
+    ds = read_datasets(args.files)
+    table = error_table(ds, predict_dataset(potential, ds))
+    if args.json:
+        _write_stdout(json.dumps(table, indent=1))
+    else:
+        _write_stdout(format_error_table(table, f"errors of {args.potential} on {', '.join(args.files)}"))
+    return 0
+
+
+def cmd_info(args) -> int:
+    from .potential import Potential
+
+    potential = Potential.load(args.potential)
+    info = {
+        "path": args.potential,
+        "elements": potential.elements,
+        "cutoff": potential.cutoff,
+        "model": {k: v for k, v in potential.model.spec().items() if k not in ("feature_mean", "feature_scale")},
+        "n_features": potential.n_features,
+        "n_nonzero": potential.n_nonzero,
+        "reference_energies": potential.reference_energies,
+        "provenance": potential.provenance,
+    }
+    if args.json:
+        _write_stdout(json.dumps(info, indent=1))
+    else:
+        d = info["model"]["descriptor"]
+        lines = [
+            f"potential      {args.potential}",
+            f"elements       {' '.join(info['elements'])}",
+            f"descriptor     {d['kind']}, cutoff {d['cutoff']} Å, radial {json.dumps(d.get('radial'))}",
+            f"model          {info['model']['kind']}, degree {info['model'].get('degree')}",
+            f"n_features     {info['n_features']}",
+            f"n_nonzero      {info['n_nonzero']}",
+            "reference E    " + ", ".join(f"{e} {v:.6f} eV" for e, v in info["reference_energies"].items()),
+            f"linpot         {potential.provenance.get('linpot_version', '?')}",
+        ]
+        for ds in potential.provenance.get("datasets", []):
+            lines.append(f"trained on     {ds['path']} (sha256 {ds['sha256'][:16]}...)")
+        fit = potential.provenance.get("fit")
+        if fit:
+            lines.append(f"fit            {json.dumps(fit)}")
+        _write_stdout("\n".join(lines))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="linpot", description="Fit and evaluate linear machine-learning interatomic potentials.")
+    parser.add_argument("--version", action="version", version=f"linpot {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
+    parser.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    fit = sub.add_parser("fit", help="fit a potential to DFT data")
+    fit.add_argument("--train", nargs="+", metavar="FILE", help="training structures (any ase.io format)")
+    fit.add_argument("--test", nargs="+", metavar="FILE", help="test structures, scored after the fit")
+    fit.add_argument("--config", metavar="FILE.toml", help="fit recipe; command-line flags override it")
+    fit.add_argument("-o", "--output", required=True, metavar="POT", help="potential file to write (JSON)")
+    fit.add_argument("--report", metavar="FILE.json", help="also write a JSON fit report")
+    fit.add_argument("--cutoff", type=float, help="descriptor cutoff radius (Å)")
+    fit.add_argument("--radial", choices=["chebyshev", "gaussian"], help="radial basis family")
+    fit.add_argument("--n-basis", type=int, help="number of radial functions")
+    fit.add_argument("--degree", type=int, help="polynomial degree of the model (1 = linear)")
+    fit.add_argument("--energy-weight", type=float, help="weight of energy residuals, 1/(eV/atom)")
+    fit.add_argument("--force-weight", type=float, help="weight of force residuals, 1/(eV/Å)")
+    fit.add_argument("--stress-weight", type=float, help="weight of stress residuals, 1/GPa")
+    fit.add_argument("--seed", type=int, help="seed of the validation split")
+    fit.set_defaults(func=cmd_fit)
+
+    ev = sub.add_parser("evaluate", help="errors of a potential on labelled structures")
+    ev.add_argument("potential", metavar="POT")
+    ev.add_argument("files", nargs="+", metavar="FILE")
+    ev.add_argument("--json", action="store_true", help="print one JSON object")
+    ev.set_defaults(func=cmd_evaluate)
+
+    info = sub.add_parser("info", help="describe a potential file")
+    info.add_argument("potential", metavar="POT")
+    info.add_argument("--json", action="store_true", help="print one JSON object")
+    info.set_defaults(func=cmd_info)
+    return parser
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _setup_logging(-1 if args.quiet else args.verbose)
+    try:
+        return args.func(args)
+    except LinpotInputError as exc:
+        log.error("error: %s", exc)
+        return 2
+    except KeyboardInterrupt:
+        log.error("interrupted")
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
