@@ -1,0 +1,73 @@
+"""Shared fixtures: small random structures of the kinds the physics tests must cover."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from ase import Atoms
+from ase.build import bulk
+
+from linpot.descriptors import PairDescriptor
+from linpot.models import PolynomialModel
+
+
+def distorted_fcc(seed=0, repeat=(2, 2, 2), rattle=0.15, strain=0.04, symbol="Cu", a=3.6) -> Atoms:
+    """A rattled, randomly strained fcc supercell (a general triclinic cell)."""
+    rng = np.random.default_rng(seed)
+    atoms = bulk(symbol, "fcc", a=a, cubic=True) * repeat
+    F = np.eye(3) + strain * rng.normal(size=(3, 3))
+    atoms.set_cell(atoms.cell.array @ F, scale_atoms=True)
+    atoms.positions += rattle * rng.normal(size=atoms.positions.shape)
+    return atoms
+
+
+def triclinic_cell(seed=1, n_atoms=4, symbols=("Cu",)) -> Atoms:
+    """A strongly non-orthogonal cell smaller than a 5 Å cutoff, with random positions."""
+    rng = np.random.default_rng(seed)
+    cell = np.array([[3.6, 0.0, 0.0], [1.4, 3.3, 0.0], [-0.9, 1.1, 3.5]])
+    for _ in range(10000):
+        frac = rng.uniform(size=(n_atoms, 3))
+        atoms = Atoms(symbols=[symbols[k % len(symbols)] for k in range(n_atoms)], scaled_positions=frac, cell=cell, pbc=True)
+        if min(atoms.get_all_distances(mic=True)[np.triu_indices(n_atoms, 1)]) > 1.3:
+            return atoms
+    raise RuntimeError("no random triclinic cell found")
+
+
+def small_cell() -> Atoms:
+    """Two atoms in a doubled primitive fcc cell (edges 2.5-5 Å): most neighbours are periodic
+    images, several images of each atom lie within the cutoff."""
+    atoms = bulk("Cu", "fcc", a=3.6) * (1, 1, 2)
+    atoms.positions[1] += [0.13, -0.08, 0.05]
+    atoms.set_cell(atoms.cell.array @ (np.eye(3) + np.array([[0.02, 0.01, 0], [0, -0.01, 0.03], [0.01, 0, 0.01]])), scale_atoms=True)
+    return atoms
+
+
+def binary_cell(seed=2) -> Atoms:
+    atoms = distorted_fcc(seed=seed, repeat=(1, 1, 2), rattle=0.12, symbol="Ni", a=3.5)
+    symbols = atoms.get_chemical_symbols()
+    for k in range(0, len(atoms), 3):
+        symbols[k] = "Al"
+    atoms.set_chemical_symbols(symbols)
+    return atoms
+
+
+STRUCTURES = {
+    "distorted_fcc": lambda: distorted_fcc(repeat=(1, 1, 2)),
+    "triclinic_small": triclinic_cell,
+    "small_cell": small_cell,
+}
+
+
+def make_model(elements=("Cu",), kind="chebyshev", n_basis=5, degree=3, cutoff=5.0, seed=0):
+    """A polynomial pair model with standardised features and random coefficients."""
+    descriptor = PairDescriptor(list(elements), cutoff=cutoff, radial={"kind": kind, "n_basis": n_basis})
+    model = PolynomialModel(descriptor, degree=degree)
+    rng = np.random.default_rng(seed)
+    model.standardise(rng.uniform(1.0, 3.0, descriptor.n_features), rng.uniform(1.0, 2.0, descriptor.n_features))
+    coefficients = rng.normal(scale=0.05, size=model.n_coefficients)
+    return model, coefficients
+
+
+@pytest.fixture(params=["chebyshev", "gaussian"])
+def radial_kind(request):
+    return request.param

@@ -1,0 +1,71 @@
+"""Slow, obviously correct twins of the numba kernels, for the tests."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+
+
+def brute_force_pairs(positions, cell, pbc, cutoff, decimals=9):
+    """All (i, j, r_ij) with 0 < |r_ij| < cutoff by looping over enough periodic images
+    (vectors rounded to ``decimals`` so that lists compare exactly; None keeps them exact)."""
+    positions = np.asarray(positions, float)
+    cell = np.asarray(cell, float)
+    ranges = []
+    for d in range(3):
+        if pbc[d]:
+            spacing = 1.0 / np.linalg.norm(np.linalg.inv(cell).T[d])
+            # positions are not wrapped here, so allow for atoms up to one cell outside
+            span = np.ptp(np.linalg.solve(cell.T, positions.T).T[:, d]) + 1
+            n = int(math.ceil(cutoff / spacing + span))
+            ranges.append(range(-n, n + 1))
+        else:
+            ranges.append(range(0, 1))
+    out = []
+    for shift in itertools.product(*ranges):
+        offset = np.array(shift) @ cell
+        for i in range(len(positions)):
+            for j in range(len(positions)):
+                v = positions[j] + offset - positions[i]
+                r = np.linalg.norm(v)
+                if 0 < r < cutoff:
+                    out.append((i, j, *(v if decimals is None else np.round(v, decimals))))
+    return sorted(out)
+
+
+def cosine_cutoff(r, r_cut):
+    return np.where(r < r_cut, 0.5 * (np.cos(np.pi * r / r_cut) + 1), 0.0)
+
+
+def chebyshev_basis(r, n_basis, r_min, r_cut):
+    x = 2 * (r - r_min) / (r_cut - r_min) - 1
+    return np.stack([np.polynomial.chebyshev.chebval(x, np.eye(n_basis)[n]) for n in range(n_basis)], axis=-1) * cosine_cutoff(r, r_cut)[..., None]
+
+
+def gaussian_basis(r, centres, width, r_cut):
+    return np.exp(-((r[..., None] - centres) ** 2) / (2 * width**2)) * cosine_cutoff(r, r_cut)[..., None]
+
+
+def pair_features(atoms, elements, basis, cutoff):
+    """G_i[s, n] = sum over neighbours j of element s of f_n(r_ij), by brute force."""
+    pairs = brute_force_pairs(atoms.positions, atoms.cell.array, atoms.pbc, cutoff, decimals=None)
+    symbols = atoms.get_chemical_symbols()
+    nb = basis(np.array([1.0])).shape[-1]
+    G = np.zeros((len(atoms), len(elements) * nb))
+    for i, j, *v in pairs:
+        s = elements.index(symbols[j])
+        G[i, s * nb:(s + 1) * nb] += basis(np.array([np.linalg.norm(v)]))[0]
+    return G
+
+
+def polynomial_energy(G, species, terms, coefficients):
+    """sum_i c[s_i, 0] + sum_t c[s_i, 1+t] prod_q G[i, k_q], by direct products."""
+    E = 0.0
+    for i in range(len(G)):
+        c = coefficients[species[i]]
+        E += c[0]
+        for t, row in enumerate(terms):
+            E += c[1 + t] * np.prod([G[i, k] for k in row if k >= 0])
+    return E
