@@ -4,7 +4,8 @@ positive tensile, periodic cells only) and per-atom energies."""
 from __future__ import annotations
 
 import numpy as np
-from ase.calculators.calculator import Calculator as _ASECalculator, all_changes
+from ase.calculators.calculator import Calculator as _ASECalculator
+from ase.calculators.calculator import PropertyNotImplementedError, all_changes
 
 from .potential import Potential
 
@@ -28,4 +29,4 @@ class Calculator(_ASECalculator):
         if "stress" in out:
             self.results["stress"] = out["stress"]
         elif "stress" in properties:
-            raise ValueError("stress is defined only for structures periodic in 3 dimensions")
+            raise PropertyNotImplementedError("stress is defined only for structures periodic in 3 dimensions")

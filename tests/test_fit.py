@@ -1,0 +1,129 @@
+"""The fitting engine: streamed normal equations, the ridge path, the validation split, and
+recovery of a known model from labels it generated."""
+
+import numpy as np
+import pytest
+
+from linpot.config import load_config, merge
+from linpot.fit import NormalEquations, RidgePath, fit_potential, validation_split
+from linpot.structures import Dataset
+
+from conftest import binary_cell, distorted_fcc, make_model, triclinic_cell
+
+
+def labelled(model, c, frames):
+    """Attach energies, forces and stresses computed by ``model`` with coefficients ``c``."""
+    from ase.calculators.singlepoint import SinglePointCalculator
+
+    out = []
+    for k, atoms in enumerate(frames):
+        p = model.predict(c, atoms.positions, atoms.numbers, atoms.cell.array, atoms.pbc)
+        atoms = atoms.copy()
+        atoms.calc = SinglePointCalculator(atoms, energy=p["energy"], forces=p["forces"], stress=p["stress"])
+        atoms.info["config_type"] = ["bulk", "triclinic"][k % 2]
+        out.append(atoms)
+    return out
+
+
+def test_ridge_path_equals_direct_solve():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 12)) * rng.uniform(0.1, 100, size=12)
+    y = rng.normal(size=200)
+    A, b = X.T @ X, X.T @ y
+    d = np.sqrt(np.diag(A))
+    path = RidgePath(A, b, unpenalised=[0, 5])
+    for alpha in [1e-8, 1e-3, 1.0]:
+        P = np.diag(np.where(np.isin(np.arange(12), [0, 5]), 0.0, 1.0) * d**2)
+        direct = np.linalg.solve(A + alpha * P, b)
+        np.testing.assert_allclose(path.solve(alpha), direct, rtol=1e-8, atol=1e-10)
+    # alpha -> 0 is ordinary least squares
+    np.testing.assert_allclose(path.solve(0.0), np.linalg.lstsq(X, y, rcond=None)[0], rtol=1e-7)
+
+
+def test_streamed_normal_equations_equal_dense_least_squares():
+    model, c = make_model(n_basis=3, degree=2)
+    frames = [distorted_fcc(seed=s, repeat=(1, 1, 1)) for s in range(4)] + [triclinic_cell(seed=s) for s in range(3)]
+    rng = np.random.default_rng(1)
+    ne = NormalEquations(model.n_coefficients)
+    blocks, targets = [], []
+    weights = {"energy": 7.0, "forces": 2.0, "stress": 0.5}
+    from linpot.conventions import GPA
+
+    for atoms in frames:
+        rows = model.design_rows(atoms.positions, atoms.numbers, atoms.cell.array, atoms.pbc)
+        e, f, s = rng.normal(), rng.normal(size=(len(atoms), 3)), rng.normal(size=6) * 0.01
+        ne.add_structure(rows, len(atoms), energy=e, forces=f, stress=s)
+        n = len(atoms)
+        blocks += [7.0 * rows.energy[None] / n, 2.0 * rows.forces, 0.5 * rows.stress / GPA]
+        targets += [[7.0 * e / n], 2.0 * f.ravel(), 0.5 * s / GPA]
+    X, y = np.vstack(blocks), np.concatenate(targets)
+    A, b, yy = ne.combined(weights)
+    np.testing.assert_allclose(A, X.T @ X, rtol=1e-12, atol=1e-9)
+    np.testing.assert_allclose(b, X.T @ y, rtol=1e-12, atol=1e-9)
+    assert yy == pytest.approx(y @ y, rel=1e-12)
+    w = RidgePath(A, b).solve(0.0)
+    np.testing.assert_allclose(w, np.linalg.lstsq(X, y, rcond=None)[0], rtol=1e-6, atol=1e-8)
+
+
+def test_weights_change_the_solution_as_the_maths_says():
+    """Doubling every weight changes nothing; up-weighting energies pulls the fit towards them."""
+    model, c = make_model(n_basis=3, degree=1)
+    frames = [distorted_fcc(seed=s, repeat=(1, 1, 1)) for s in range(5)]
+    rng = np.random.default_rng(2)
+    ne = NormalEquations(model.n_coefficients)
+    for atoms in frames:
+        rows = model.design_rows(atoms.positions, atoms.numbers, atoms.cell.array, atoms.pbc)
+        ne.add_structure(rows, len(atoms), energy=rng.normal(), forces=rng.normal(size=(len(atoms), 3)))
+    base = {"energy": 1.0, "forces": 1.0}
+    w1 = RidgePath(*ne.combined(base)[:2], unpenalised=[0]).solve(1e-6)
+    w2 = RidgePath(*ne.combined({k: 2 * v for k, v in base.items()})[:2], unpenalised=[0]).solve(1e-6)
+    np.testing.assert_allclose(w1, w2, rtol=1e-8)
+    w_e = RidgePath(*ne.combined({"energy": 1e4, "forces": 1.0})[:2], unpenalised=[0]).solve(1e-6)
+    assert ne.rmse(w_e)["energy"] < ne.rmse(w1)["energy"]
+    assert ne.rmse(w_e)["forces"] >= ne.rmse(w1)["forces"]
+
+
+def test_validation_split_is_by_structure_and_stratified():
+    types = ["a"] * 20 + ["b"] * 10 + ["c"]
+    mask = validation_split(types, 0.2, seed=0)
+    assert mask[:20].sum() == 4 and mask[20:30].sum() == 2 and not mask[30]
+    np.testing.assert_array_equal(mask, validation_split(types, 0.2, seed=0))
+    assert not np.array_equal(mask, validation_split(types, 0.2, seed=1))
+
+
+@pytest.mark.parametrize("elements", [("Cu",), ("Al", "Ni")])
+def test_fit_recovers_a_known_model(elements):
+    """Labels made by a polynomial pair model are fitted back to round-off by the same model form."""
+    truth, c_true = make_model(elements=elements, n_basis=3, degree=2, cutoff=5.0, seed=4)
+    if len(elements) == 1:
+        frames = [distorted_fcc(seed=s, repeat=(1, 1, 2)) for s in range(8)] + [triclinic_cell(seed=s) for s in range(6)]
+    else:
+        frames = [binary_cell(seed=s) for s in range(14)]
+    ds = Dataset.from_atoms(labelled(truth, c_true, frames))
+    config = merge(load_config(), {
+        "descriptor": {"cutoff": 5.0, "radial": {"kind": "chebyshev", "n_basis": 3}},
+        "model": {"degree": 2},
+        "fit": {"alphas": [1e-14, 1e-6, 1e-2], "validation_fraction": 0.2},
+    })
+    pot, report = fit_potential(ds, config)
+    assert report["alpha"] == 1e-14
+    for k in range(len(ds)):
+        atoms = ds.atoms(k)
+        p = pot.predict_atoms(atoms)
+        q = truth.predict(c_true, atoms.positions, atoms.numbers, atoms.cell.array, atoms.pbc)
+        assert abs(p["energy"] - q["energy"]) / len(atoms) < 1e-7
+        np.testing.assert_allclose(p["forces"], q["forces"], atol=1e-7)
+        np.testing.assert_allclose(p["stress"], q["stress"], atol=1e-9)
+    assert pot.provenance["n_structures"] == len(ds)
+
+
+def test_fit_of_the_wrong_model_form_is_not_exact():
+    """Control for the recovery test: a degree-1 fit cannot reproduce degree-2 labels."""
+    truth, c_true = make_model(n_basis=3, degree=2, cutoff=5.0, seed=4)
+    frames = [distorted_fcc(seed=s, repeat=(1, 1, 2)) for s in range(8)]
+    ds = Dataset.from_atoms(labelled(truth, c_true, frames))
+    config = merge(load_config(), {"descriptor": {"cutoff": 5.0, "radial": {"kind": "chebyshev", "n_basis": 3}},
+                                    "model": {"degree": 1}, "fit": {"validation_fraction": 0.0}})
+    pot, _ = fit_potential(ds, config)
+    errs = [np.abs(pot.predict_atoms(ds.atoms(k))["forces"] - ds.forces[ds.atom_slice(k)]).max() for k in range(len(ds))]
+    assert max(errs) > 1e-4
