@@ -289,12 +289,17 @@ def read_structures(path, format: str | None = None, validate: bool = True) -> D
         raise LinpotInputError("file not found", path)
     if os.path.isdir(path):
         raise LinpotInputError("is a directory, expected a structure file", path)
+    if os.path.getsize(path) < (1 << 16):
+        with open(path, "rb") as fh:
+            if not fh.read().strip():
+                raise LinpotInputError("file holds no structures (it is empty)", path)
     frames = []
     try:
         for atoms in ase.io.iread(path, index=":", format=format):
             frames.append(atoms)
     except Exception as exc:  # ase raises many kinds for a malformed file
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        reason = reason.replace(f": {path}", "").replace(path, "<file>")
         raise LinpotInputError(f"cannot read ({type(exc).__name__}: {reason})", path, len(frames)) from None
     if not frames:
         raise LinpotInputError("file holds no structures", path)
