@@ -1,0 +1,154 @@
+"""Fit the polynomial pair model on each mlearn element from its recipe and tabulate the errors.
+
+    python benchmarks/mlearn_pair.py                  # all of Ni Cu Li Mo
+    python benchmarks/mlearn_pair.py --elements Cu
+
+For each element: runs ``fits/mlearn-<El>-pair.toml`` (train on the shipped train split, ridge
+strength chosen on held-out training structures), writes the potential to
+``fits/mlearn-<El>-pair.json``, scores it on the test split, and times the evaluation of the
+test set against ASE's Lennard-Jones calculator in the same process (a ratio, so the number
+means something on another machine). Rewrites the table between the markers in
+``docs/benchmarks.md`` and draws parity plots into ``docs/img/``.
+Needs matplotlib (``pip install -e ".[plots]"``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import platform
+import re
+import time
+from pathlib import Path
+
+import numpy as np
+
+from linpot.config import load_config
+from linpot.fit import fit_potential
+from linpot.metrics import error_table, predict_dataset
+from linpot.structures import read_datasets
+
+REPO = Path(__file__).resolve().parents[1]
+BEGIN, END = "<!-- mlearn-pair:begin -->", "<!-- mlearn-pair:end -->"
+
+
+def time_per_atom(func, structures, repeat=3) -> float:
+    """Best of ``repeat`` passes over ``structures``, seconds per atom."""
+    n_atoms = sum(len(a) for a in structures)
+    best = np.inf
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        for atoms in structures:
+            func(atoms)
+        best = min(best, time.perf_counter() - t0)
+    return best / n_atoms
+
+
+def lennard_jones_reference(structures, cutoff):
+    from ase.calculators.lj import LennardJones
+
+    calc = LennardJones(sigma=2.3, epsilon=0.4, rc=cutoff, smooth=True)
+
+    def run(atoms):
+        atoms = atoms.copy()
+        atoms.calc = calc
+        atoms.get_forces()
+        if atoms.pbc.all():
+            atoms.get_stress()
+
+    return run
+
+
+def parity_plot(element, ds, pred, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    n = ds.n_atoms
+    fig, axes = plt.subplots(1, 2, figsize=(8, 3.8))
+    types = np.array(ds.config_type)
+    for t in sorted(set(ds.config_type)):
+        m = types == t
+        axes[0].scatter(ds.energy[m] / n[m], pred["energy"][m] / n[m], s=12, label=t)
+        atom_mask = np.repeat(m & ds.has_forces, n)
+        axes[1].scatter(ds.forces[atom_mask].ravel(), pred["forces"][atom_mask].ravel(), s=2, alpha=0.5, label=t)
+    for ax, label in zip(axes, ("energy (eV/atom)", "force component (eV/Å)")):
+        lo, hi = ax.get_xlim()
+        ax.plot([lo, hi], [lo, hi], "k-", lw=0.6)
+        ax.set_xlabel(f"DFT {label}")
+        ax.set_ylabel(f"linpot {label}")
+    axes[0].legend(fontsize=7)
+    fig.suptitle(f"mlearn {element} test split, polynomial pair model")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def run_element(element: str) -> dict:
+    import ase.io
+
+    recipe = REPO / "fits" / f"mlearn-{element}-pair.toml"
+    config = load_config(recipe)
+    train = read_datasets(config["data"]["train"])
+    test = read_datasets(config["data"]["test"])
+    t0 = time.perf_counter()
+    potential, report = fit_potential(train, config)
+    fit_s = time.perf_counter() - t0
+    out = REPO / "fits" / f"mlearn-{element}-pair.json"
+    potential.provenance["datasets"] = [
+        {"path": str(Path(p).relative_to(REPO)), "sha256": h} for p, h in sorted(train.file_hashes.items())]
+    potential.save(out)
+    pred = predict_dataset(potential, test)
+    errors = error_table(test, pred)["overall"]
+    parity_plot(element, test, pred, REPO / "docs" / "img" / f"parity-mlearn-{element}-pair.png")
+
+    frames = ase.io.read(config["data"]["test"][0], ":")
+    ours = time_per_atom(lambda atoms: potential.predict_atoms(atoms), frames)
+    reference = time_per_atom(lennard_jones_reference(frames, potential.cutoff), frames)
+    return {"element": element, "errors": errors, "n_coefficients": potential.n_features,
+            "n_train": len(train), "n_train_atoms": int(train.offsets[-1]), "fit_s": fit_s,
+            "design_matrix_s": report["times"]["design_matrix_s"], "alpha": report["alpha"],
+            "eval_us_per_atom": ours * 1e6, "lj_us_per_atom": reference * 1e6}
+
+
+def table(rows) -> str:
+    fmt = lambda v, spec: "-" if v is None else format(v, spec)
+    lines = [
+        "| element | coefficients | train structures (atoms) | fit time (s) | E RMSE (meV/atom) | E MAE | F RMSE (eV/Å) | F MAE | "
+        "stress RMSE (GPa) | evaluation (µs/atom) | ratio to ASE LJ |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        e = r["errors"]
+        lines.append(
+            f"| {r['element']} | {r['n_coefficients']} | {r['n_train']} ({r['n_train_atoms']}) | {r['fit_s']:.1f} | "
+            f"{fmt(e['energy_rmse'], '.2f')} | {fmt(e['energy_mae'], '.2f')} | {fmt(e['force_rmse'], '.3f')} | "
+            f"{fmt(e['force_mae'], '.3f')} | {fmt(e['stress_rmse'], '.2f')} | {r['eval_us_per_atom']:.1f} | "
+            f"{r['eval_us_per_atom'] / r['lj_us_per_atom']:.2f} |")
+    return "\n".join(lines)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--elements", nargs="+", default=["Ni", "Cu", "Li", "Mo"])
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    (REPO / "docs" / "img").mkdir(parents=True, exist_ok=True)
+    rows = []
+    for element in args.elements:
+        rows.append(run_element(element))
+        print(table(rows[-1:]).splitlines()[-1], flush=True)
+    text = table(rows)
+    stamp = (f"Made by `python benchmarks/mlearn_pair.py --elements {' '.join(args.elements)}` on "
+             f"{platform.processor() or platform.machine()}, {time.strftime('%Y-%m-%d')}, one process.")
+    doc = REPO / "docs" / "benchmarks.md"
+    content = doc.read_text()
+    block = f"{BEGIN}\n{text}\n\n{stamp}\n{END}"
+    content = re.sub(re.escape(BEGIN) + ".*?" + re.escape(END), lambda _: block, content, flags=re.S)
+    doc.write_text(content)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
