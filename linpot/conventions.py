@@ -37,3 +37,41 @@ def matrix_from_voigt(voigt: np.ndarray) -> np.ndarray:
     for k, (a, b) in enumerate(VOIGT_PAIRS):
         m[a, b] = m[b, a] = v[k]
     return m
+
+
+# --- Spherical harmonics -------------------------------------------------------------------
+#
+# Real spherical harmonics Y_lm(r_hat), orthonormal on the unit sphere, WITHOUT the
+# Condon-Shortley phase, m = -l..l, stored at index lm = l*l + l + m:
+#
+#   Y_l0      = K_l0 P_l(cos theta)
+#   Y_lm      = sqrt(2) K_lm P_l^m(cos theta) cos(m phi)       (m > 0)
+#   Y_l,-m    = sqrt(2) K_lm P_l^m(cos theta) sin(m phi)       (m > 0)
+#   K_lm      = sqrt((2l+1)/(4 pi) (l-m)!/(l+m)!),  P_l^m without the (-1)^m phase.
+#
+# In terms of the complex Y_l^m of scipy.special.sph_harm_y (which carry the phase):
+#   Y_lm = sqrt(2) (-1)^m Re Y_l^m,   Y_l,-m = sqrt(2) (-1)^m Im Y_l^m   (m > 0),
+# i.e. Y_real = U_l Y_complex with U_l from `real_from_complex_matrix(l)`.
+# Under inversion r -> -r, Y_lm -> (-1)^l Y_lm.
+
+
+def lm_index(l: int, m: int) -> int:
+    """Position of (l, m) in arrays of real spherical harmonics: l*l + l + m."""
+    return l * l + l + m
+
+
+def real_from_complex_matrix(l: int) -> np.ndarray:
+    """Unitary U (2l+1 x 2l+1, rows m_real = -l..l, columns m_complex = -l..l) with
+    ``Y_real = U @ Y_complex`` for the complex harmonics with the Condon-Shortley phase."""
+    U = np.zeros((2 * l + 1, 2 * l + 1), dtype=complex)
+    s = np.sqrt(0.5)
+    U[l, l] = 1.0
+    for m in range(1, l + 1):
+        sign = (-1) ** m
+        # Y_lm = (1/sqrt2) ((-1)^m Y_l^m + Y_l^-m)
+        U[l + m, l + m] = sign * s
+        U[l + m, l - m] = s
+        # Y_l,-m = (-i/sqrt2) ((-1)^m Y_l^m - Y_l^-m)
+        U[l - m, l + m] = -1j * sign * s
+        U[l - m, l - m] = 1j * s
+    return U
