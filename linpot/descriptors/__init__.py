@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from ..errors import LinpotInputError
 from .base import DescriptorResult, species_indices
+from .invariants import InvariantDescriptor
 from .pair import PairDescriptor
 
-DESCRIPTOR_KINDS = {"pair": PairDescriptor}
+DESCRIPTOR_KINDS = {"pair": PairDescriptor, "invariants": InvariantDescriptor}
 
 
 def descriptor_from_spec(spec: dict):
@@ -23,4 +24,4 @@ def descriptor_from_spec(spec: dict):
     return DESCRIPTOR_KINDS[kind].from_spec(spec)
 
 
-__all__ = ["DescriptorResult", "PairDescriptor", "descriptor_from_spec", "species_indices"]
+__all__ = ["DescriptorResult", "InvariantDescriptor", "PairDescriptor", "descriptor_from_spec", "species_indices"]

@@ -1,0 +1,146 @@
+"""Group-theoretical rotational invariants of the neighbour density, orders 1 to 6.
+
+``a_{s n l m}(i) = sum_{j: element(j) = s} f_n(r_ij) Y_lm(r_ij/|r_ij|)`` and, for each order
+``p``, multiset ``(l_1..l_p)`` with ``l_q <= l_max(p)`` and each independent coupling tensor ``c``
+(:mod:`linpot.descriptors.coupling`),
+
+    B(i) = sum_m c[m_1..m_p] a_{s n l_1 m_1}(i) ... a_{s n l_p m_p}(i)
+
+with the same element ``s`` and radial index ``n < n_max(p)`` for all factors (the compact
+choice). Order 1 is the pair descriptor (times ``Y_00``), order 2 the power spectrum, order 3
+the bispectrum. Every B is invariant under rotations, inversion, translations and permutations
+of neighbours.
+
+Spec: ``orders = [[p, n_max, l_max], ...]`` (e.g. ``[[1, 10, 0], [2, 8, 6], [3, 6, 4], [4, 4, 2]]``).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+
+from ..errors import LinpotInputError
+from ..kernels.invariants import invariant_features
+from ..kernels.spherical_harmonics import real_spherical_harmonics
+from ..neighbours import neighbour_list
+from ..radial_basis import RadialBasis
+from .base import DescriptorResult, species_indices
+from .coupling import invariant_tensors, multisets, table_selection
+
+MAX_ORDER = 6
+
+
+@lru_cache(maxsize=None)
+def coupling_type(ls: tuple) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Sparse coupling tensors of the multiset ``ls``: for each invariant, (lm indices per entry, coefficients)."""
+    out = []
+    offsets = [l * l for l in ls]  # lm index = l*l + (m + l)
+    for T in invariant_tensors(ls, table_selection(ls)):
+        idx = np.argwhere(np.abs(T) > 1e-14 * np.abs(T).max())
+        coef = T[tuple(idx.T)]
+        lm = idx + np.array(offsets)[None, :]
+        out.append((lm.astype(np.int64), coef.astype(float)))
+    return out
+
+
+class InvariantDescriptor:
+    kind = "invariants"
+
+    def __init__(self, elements: list[str], cutoff: float = 5.0, radial: dict | None = None, orders=None):
+        if not elements:
+            raise LinpotInputError("descriptor needs at least one element")
+        if not float(cutoff) > 0:
+            raise LinpotInputError(f"cutoff must be positive, got {cutoff}")
+        self.elements = list(elements)
+        self.cutoff = float(cutoff)
+        self.radial = RadialBasis.from_spec(radial or {"kind": "chebyshev", "n_basis": 8}, self.cutoff)
+        orders = orders if orders is not None else [[1, 8, 0], [2, 8, 4], [3, 4, 3]]
+        self.orders = []
+        for entry in orders:
+            if len(entry) != 3:
+                raise LinpotInputError(f"each order needs [order, n_max, l_max], got {entry}")
+            p, n_max, l_max = (int(v) for v in entry)
+            if not 1 <= p <= MAX_ORDER:
+                raise LinpotInputError(f"invariant order must be 1 to {MAX_ORDER}, got {p}")
+            if not 1 <= n_max <= self.radial.n_basis:
+                raise LinpotInputError(f"order {p}: n_max must be 1 to n_basis={self.radial.n_basis}, got {n_max}")
+            if l_max < 0:
+                raise LinpotInputError(f"order {p}: l_max must be >= 0, got {l_max}")
+            self.orders.append([p, n_max, l_max])
+        self._build_tables()
+
+    def _build_tables(self):
+        types, entry_lm, entry_coef, entry_start, support, support_start = [], [], [], [0], [], [0]
+        self.feature_labels = []
+        feat_species, feat_n, feat_type, feat_order = [], [], [], []
+        type_index = {}
+        self.l_max = 0
+        for p, n_max, l_max in self.orders:
+            for ls in multisets(p, l_max):
+                for t_local, (lm, coef) in enumerate(coupling_type(ls)):
+                    key = (ls, t_local)
+                    if key not in type_index:
+                        type_index[key] = len(types)
+                        types.append(key)
+                        padded = np.full((len(lm), MAX_ORDER), -1, dtype=np.int64)
+                        padded[:, :p] = lm
+                        entry_lm.append(padded)
+                        entry_coef.append(coef)
+                        entry_start.append(entry_start[-1] + len(lm))
+                        for l in sorted(set(ls)):
+                            support.extend(range(l * l, (l + 1) ** 2))
+                        support_start.append(len(support))
+                        self.l_max = max(self.l_max, max(ls))
+                    for s in range(len(self.elements)):
+                        for n in range(n_max):
+                            feat_species.append(s)
+                            feat_n.append(n)
+                            feat_type.append(type_index[key])
+                            feat_order.append(p)
+                            self.feature_labels.append(
+                                f"B{p}[{self.elements[s]},n={n},l={','.join(map(str, ls))},#{t_local}]")
+        self._feat_species = np.array(feat_species, dtype=np.int64)
+        self._feat_n = np.array(feat_n, dtype=np.int64)
+        self._feat_type = np.array(feat_type, dtype=np.int64)
+        self.feature_orders = np.array(feat_order, dtype=np.int64)
+        self._entry_start = np.array(entry_start, dtype=np.int64)
+        self._entry_lm = np.concatenate(entry_lm) if entry_lm else np.zeros((0, MAX_ORDER), dtype=np.int64)
+        self._entry_coef = np.concatenate(entry_coef) if entry_coef else np.zeros(0)
+        self._support_start = np.array(support_start, dtype=np.int64)
+        self._support_lm = np.array(support, dtype=np.int64)
+        if not len(feat_type):
+            raise LinpotInputError("the invariant orders given define no features")
+
+    @property
+    def n_features(self) -> int:
+        return len(self._feat_type)
+
+    def feature_names(self) -> list[str]:
+        return list(self.feature_labels)
+
+    def spec(self) -> dict:
+        return {"kind": self.kind, "elements": list(self.elements), "cutoff": self.cutoff,
+                "radial": self.radial.spec(), "orders": [list(o) for o in self.orders]}
+
+    @classmethod
+    def from_spec(cls, spec: dict) -> "InvariantDescriptor":
+        spec = dict(spec)
+        spec.pop("kind", None)
+        unknown = set(spec) - {"elements", "cutoff", "radial", "orders"}
+        if unknown:
+            raise LinpotInputError(f"unknown invariants descriptor option(s): {', '.join(sorted(unknown))}")
+        return cls(**spec)
+
+    def compute(self, positions, numbers, cell, pbc) -> DescriptorResult:
+        species = species_indices(numbers, self.elements)
+        pairs = neighbour_list(positions, cell, pbc, self.cutoff)
+        f, df = self.radial(pairs.distances)
+        Y, dY = real_spherical_harmonics(pairs.vectors, self.l_max)
+        unit = pairs.vectors / pairs.distances[:, None] if len(pairs) else pairs.vectors
+        pair_start = np.searchsorted(pairs.i, np.arange(len(species) + 1)).astype(np.int64)
+        G, dG = invariant_features(
+            pair_start, species[pairs.j], f, df, Y, dY, unit, len(self.elements),
+            self._feat_species, self._feat_n, self._feat_type, self._entry_start, self._entry_lm,
+            self._entry_coef, self._support_start, self._support_lm)
+        return DescriptorResult(G=G, dG=dG, pairs=pairs, species=species)
