@@ -7,7 +7,7 @@ import pytest
 from ase import Atoms
 from ase.build import bulk
 
-from linpot.descriptors import PairDescriptor
+from linpot.descriptors import InvariantDescriptor, PairDescriptor
 from linpot.models import PolynomialModel
 
 
@@ -58,9 +58,18 @@ STRUCTURES = {
 }
 
 
-def make_model(elements=("Cu",), kind="chebyshev", n_basis=5, degree=3, cutoff=5.0, seed=0):
-    """A polynomial pair model with standardised features and random coefficients."""
-    descriptor = PairDescriptor(list(elements), cutoff=cutoff, radial={"kind": kind, "n_basis": n_basis})
+SMALL_ORDERS = [[1, 3, 0], [2, 3, 3], [3, 2, 2], [4, 2, 2], [5, 1, 1], [6, 1, 2]]
+
+
+def make_model(elements=("Cu",), kind="chebyshev", n_basis=5, degree=3, cutoff=5.0, seed=0, family="pair"):
+    """A polynomial model on pair features or invariants (orders 1-6, small l) with
+    standardised features and random coefficients."""
+    radial = {"kind": kind, "n_basis": n_basis}
+    if family == "pair":
+        descriptor = PairDescriptor(list(elements), cutoff=cutoff, radial=radial)
+    else:
+        orders = [[p, min(n, n_basis), l] for p, n, l in SMALL_ORDERS]
+        descriptor = InvariantDescriptor(list(elements), cutoff=cutoff, radial=radial, orders=orders)
     model = PolynomialModel(descriptor, degree=degree)
     rng = np.random.default_rng(seed)
     model.standardise(rng.uniform(1.0, 3.0, descriptor.n_features), rng.uniform(1.0, 2.0, descriptor.n_features))
@@ -71,3 +80,17 @@ def make_model(elements=("Cu",), kind="chebyshev", n_basis=5, degree=3, cutoff=5
 @pytest.fixture(params=["chebyshev", "gaussian"])
 def radial_kind(request):
     return request.param
+
+
+#: (descriptor family, radial kind, polynomial degree) of every model the physics tests cover.
+FAMILIES = {
+    "pair-chebyshev-deg3": ("pair", "chebyshev", 3),
+    "pair-gaussian-deg3": ("pair", "gaussian", 3),
+    "invariants-chebyshev-deg1": ("invariants", "chebyshev", 1),
+    "invariants-gaussian-deg2": ("invariants", "gaussian", 2),
+}
+
+
+@pytest.fixture(params=sorted(FAMILIES))
+def family(request):
+    return FAMILIES[request.param]

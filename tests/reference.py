@@ -69,3 +69,30 @@ def polynomial_energy(G, species, terms, coefficients):
         for t, row in enumerate(terms):
             E += c[1 + t] * np.prod([G[i, k] for k in row if k >= 0])
     return E
+
+
+def trivial_multiplicity(ls) -> int:
+    """Number of O(3) invariants in the product of Sym^k(V_l) over the distinct l of ``ls``
+    (k = how often l occurs), from characters: SO(3) class functions integrated over the
+    rotation angle, parity (-1)^(sum l). Independent of the coupling-tree construction."""
+    from collections import Counter
+
+    if sum(ls) % 2:
+        return 0
+    n = 512
+    w = 2 * np.pi * np.arange(n) / n
+
+    def chi(l, angle):
+        m = np.arange(-l, l + 1)
+        return np.exp(1j * np.outer(angle, m)).sum(axis=1)
+
+    total = np.ones(n, dtype=complex)
+    for l, k in Counter(ls).items():
+        h = [np.ones(n, dtype=complex)]
+        power = [None] + [chi(l, j * w) for j in range(1, k + 1)]
+        for kk in range(1, k + 1):
+            h.append(sum(power[j] * h[kk - j] for j in range(1, kk + 1)) / kk)
+        total *= h[k]
+    # (1/pi) int_0^pi chi (1 - cos w) dw = mean over the full circle of chi (1 - cos w)
+    value = np.mean(total * (1 - np.cos(w))).real
+    return int(round(value))

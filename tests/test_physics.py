@@ -1,6 +1,7 @@
-"""Physics of the pair descriptor and the polynomial model on it: finite-difference forces and
-stress, O(3) / translation / permutation / supercell invariance, smooth cutoff, small and
-triclinic cells, multi-element, and the kernels against their slow twins."""
+"""Physics of every descriptor family with the polynomial model on it (pair features, rotational
+invariants of orders 1-6): finite-difference forces and stress, O(3) / translation /
+permutation / supercell invariance, smooth cutoff, small and triclinic cells, multi-element,
+and the pair kernels against their slow twins."""
 
 import numpy as np
 import pytest
@@ -33,15 +34,16 @@ def random_rotation(rng, proper=True):
 ALL = dict(STRUCTURES, binary=binary_cell)
 
 
-def model_for(name, radial_kind, degree=3):
+def model_for(name, family):
+    descriptor, radial_kind, degree = family
     elements = ("Al", "Ni") if name == "binary" else ("Cu",)
-    return make_model(elements=elements, kind=radial_kind, degree=degree, n_basis=4)
+    return make_model(elements=elements, kind=radial_kind, degree=degree, n_basis=4, family=descriptor)
 
 
 @pytest.mark.parametrize("name", sorted(ALL))
-def test_forces_are_minus_energy_gradient(name, radial_kind):
+def test_forces_are_minus_energy_gradient(name, family):
     atoms = ALL[name]()
-    model, c = model_for(name, radial_kind)
+    model, c = model_for(name, family)
     forces = predict(model, c, atoms)["forces"]
     h = 1e-5
     fd = np.zeros_like(forces)
@@ -57,10 +59,10 @@ def test_forces_are_minus_energy_gradient(name, radial_kind):
 
 
 @pytest.mark.parametrize("name", sorted(ALL))
-def test_stress_is_strain_derivative(name, radial_kind):
+def test_stress_is_strain_derivative(name, family):
     """sigma_ab = (1/V) dE/d eps_ab (positive tensile), eps symmetric, Voigt order xx yy zz yz xz xy."""
     atoms = ALL[name]()
-    model, c = model_for(name, radial_kind)
+    model, c = model_for(name, family)
     stress = predict(model, c, atoms)["stress"]
     V = atoms.get_volume()
     h = 1e-6
@@ -82,9 +84,9 @@ def test_stress_is_strain_derivative(name, radial_kind):
 
 @pytest.mark.parametrize("proper", [True, False])
 @pytest.mark.parametrize("name", sorted(ALL))
-def test_rotation_reflection_translation_invariance(name, proper):
+def test_rotation_reflection_translation_invariance(name, proper, family):
     atoms = ALL[name]()
-    model, c = model_for(name, "chebyshev")
+    model, c = model_for(name, family)
     rng = np.random.default_rng(7)
     R = random_rotation(rng, proper)
     ref = predict(model, c, atoms)
@@ -99,9 +101,9 @@ def test_rotation_reflection_translation_invariance(name, proper):
 
 
 @pytest.mark.parametrize("name", sorted(ALL))
-def test_permutation_invariance(name):
+def test_permutation_invariance(name, family):
     atoms = ALL[name]()
-    model, c = model_for(name, "gaussian")
+    model, c = model_for(name, family)
     perm = np.random.default_rng(3).permutation(len(atoms))
     ref = predict(model, c, atoms)
     out = predict(model, c, atoms[perm])
@@ -111,9 +113,9 @@ def test_permutation_invariance(name):
 
 
 @pytest.mark.parametrize("name", sorted(ALL))
-def test_supercell_energy_per_atom(name):
+def test_supercell_energy_per_atom(name, family):
     atoms = ALL[name]()
-    model, c = model_for(name, "chebyshev")
+    model, c = model_for(name, family)
     ref = predict(model, c, atoms)
     big = atoms * (2, 2, 2)
     out = predict(model, c, big)
@@ -122,9 +124,10 @@ def test_supercell_energy_per_atom(name):
     np.testing.assert_allclose(out["forces"][: len(atoms)], ref["forces"], atol=1e-10)
 
 
-def test_energy_and_force_go_smoothly_to_zero_at_cutoff(radial_kind):
+def test_energy_and_force_go_smoothly_to_zero_at_cutoff(family):
     """A dimer: the interaction energy and force vanish continuously as r -> r_cut."""
-    model, c = make_model(kind=radial_kind, degree=3, cutoff=4.0)
+    descriptor, radial_kind, degree = family
+    model, c = make_model(kind=radial_kind, degree=degree, cutoff=4.0, family=descriptor)
 
     def dimer(r):
         a = Atoms("Cu2", positions=[[0, 0, 0], [r, 0, 0]], pbc=False)
@@ -170,10 +173,10 @@ def test_polynomial_energy_matches_direct_products():
 
 
 @pytest.mark.parametrize("name", sorted(ALL))
-def test_design_rows_reproduce_predictions(name):
+def test_design_rows_reproduce_predictions(name, family):
     """The fit's rows times the coefficients equal the model's energy, forces and stress."""
     atoms = ALL[name]()
-    model, c = model_for(name, "chebyshev")
+    model, c = model_for(name, family)
     rows = model.design_rows(atoms.positions, atoms.numbers, atoms.cell.array, atoms.pbc)
     out = predict(model, c, atoms)
     assert rows.energy @ c == pytest.approx(out["energy"], rel=1e-12)
