@@ -67,13 +67,16 @@ def _write_stdout(text: str) -> None:
 
 
 def cmd_fit(args) -> int:
-    from .config import load_config, merge
+    from .config import apply_preset, load_config, merge
     from .fit import fit_potential
     from .metrics import error_table, format_error_table, predict_dataset
     from .potential import atomic_write_text
     from .structures import read_datasets
 
-    config = merge(load_config(args.config), _overrides(args))
+    config = load_config(args.config)
+    if args.descriptor:
+        config = apply_preset(config, args.descriptor)
+    config = merge(config, _overrides(args))
     if args.train:
         config["data"]["train"] = args.train
     if args.test is not None:
@@ -175,6 +178,50 @@ def cmd_info(args) -> int:
     return 0
 
 
+def cmd_presets(args) -> int:
+    from .config import load_preset, preset_names
+
+    for name in preset_names():
+        preset = load_preset(name)
+        d, m = preset["descriptor"], preset["model"]
+        extra = f", orders {d['orders']}" if "orders" in d else ""
+        _write_stdout(f"{name:<20} {d['kind']}, cutoff {d['cutoff']} Å{extra}; polynomial degree {m.get('degree', 1)}")
+    return 0
+
+
+def cmd_coupling_tables(args) -> int:
+
+    from .descriptors.coupling import TABLE_PATH, generate_tables, load_tables, write_tables
+
+    reach = None
+    if args.reach:
+        try:
+            reach = {int(p): int(l) for p, l in (item.split(":") for item in args.reach.split(","))}
+        except ValueError:
+            raise LinpotInputError(f"--reach wants ORDER:LMAX,... (e.g. 2:12,3:8), got {args.reach!r}") from None
+    if args.check:
+        shipped = load_tables()
+        reach = reach or {int(p): o["l_max"] for p, o in shipped["orders"].items()}
+        fresh = generate_tables(reach)
+        for p, order in fresh["orders"].items():
+            l_max = order["l_max"]
+            if l_max > shipped["orders"].get(p, {}).get("l_max", -1):
+                raise LinpotInputError(f"order {p}: the shipped table stops below l = {l_max}", str(TABLE_PATH))
+            expected = [e for e in shipped["orders"][p]["multisets"] if max(e["l"]) <= l_max]
+            if expected != order["multisets"]:
+                raise LinpotInputError(f"order {p}: regenerated table differs from the shipped one", str(TABLE_PATH))
+        _write_stdout(f"{TABLE_PATH}: regenerated orders {sorted(fresh['orders'])} agree")
+        return 0
+    output = args.output or str(TABLE_PATH)
+    table = generate_tables(reach)
+    write_tables(output, table)
+    for p, order in table["orders"].items():
+        n = sum(len(e["invariants"]) for e in order["multisets"])
+        log.info("order %s: l <= %d, %d multisets, %d invariants", p, order["l_max"], len(order["multisets"]), n)
+    log.info("wrote %s", output)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="linpot", description="Fit and evaluate linear machine-learning interatomic potentials.")
     parser.add_argument("--version", action="version", version=f"linpot {__version__}")
@@ -188,6 +235,7 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--config", metavar="FILE.toml", help="fit recipe; command-line flags override it")
     fit.add_argument("-o", "--output", required=True, metavar="POT", help="potential file to write (JSON)")
     fit.add_argument("--report", metavar="FILE.json", help="also write a JSON fit report")
+    fit.add_argument("--descriptor", metavar="NAME", help="descriptor and model preset (see `linpot presets`)")
     fit.add_argument("--cutoff", type=float, help="descriptor cutoff radius (Å)")
     fit.add_argument("--radial", choices=["chebyshev", "gaussian"], help="radial basis family")
     fit.add_argument("--n-basis", type=int, help="number of radial functions")
@@ -208,6 +256,15 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("potential", metavar="POT")
     info.add_argument("--json", action="store_true", help="print one JSON object")
     info.set_defaults(func=cmd_info)
+
+    presets = sub.add_parser("presets", help="list the descriptor presets")
+    presets.set_defaults(func=cmd_presets)
+
+    tables = sub.add_parser("coupling-tables", help="regenerate (or --check) the invariant coupling tables")
+    tables.add_argument("-o", "--output", help="where to write (default: the shipped table)")
+    tables.add_argument("--reach", help="largest l per order, e.g. 2:12,3:12,4:8,5:4,6:4")
+    tables.add_argument("--check", action="store_true", help="regenerate and compare with the shipped table")
+    tables.set_defaults(func=cmd_coupling_tables)
     return parser
 
 

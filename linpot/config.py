@@ -1,6 +1,9 @@
 """Fit configuration: TOML files merged over built-in defaults.
 
-A recipe looks like::
+A recipe looks like (``preset = "NAME"`` takes the descriptor and model of a preset in
+``linpot/presets/``; sections given in the recipe then refine it)::
+
+    preset = "pair"
 
     [data]
     train = ["../data/mlearn/Cu/train.xyz"]     # paths relative to the recipe file
@@ -29,6 +32,7 @@ from __future__ import annotations
 import copy
 import os
 import sys
+from pathlib import Path
 
 import numpy as np
 
@@ -54,7 +58,29 @@ DEFAULT_CONFIG = {
     "elements": None,
 }
 
-_SECTIONS = set(DEFAULT_CONFIG)
+_SECTIONS = set(DEFAULT_CONFIG) | {"preset"}
+PRESET_DIR = Path(__file__).with_name("presets")
+
+
+def preset_names() -> list[str]:
+    return sorted(p.stem for p in PRESET_DIR.glob("*.toml"))
+
+
+def load_preset(name: str) -> dict:
+    """The ``[descriptor]`` and ``[model]`` sections of the named preset (``linpot/presets/NAME.toml``)."""
+    path = PRESET_DIR / f"{name}.toml"
+    if not path.is_file():
+        raise LinpotInputError(f"unknown descriptor preset {name!r} (known: {', '.join(preset_names())})")
+    with open(path, "rb") as fh:
+        preset = tomllib.load(fh)
+    return {"descriptor": preset["descriptor"], "model": preset["model"]}
+
+
+def apply_preset(config: dict, name: str) -> dict:
+    """``config`` with its descriptor and model replaced by the preset's."""
+    out = copy.deepcopy(config)
+    out.update(copy.deepcopy(load_preset(name)))
+    return out
 _FIT_KEYS = set(DEFAULT_CONFIG["fit"])
 
 
@@ -86,11 +112,13 @@ def load_config(path=None) -> dict:
     unknown = set(user.get("fit", {})) - _FIT_KEYS
     if unknown:
         raise LinpotInputError(f"unknown [fit] option(s): {', '.join(sorted(unknown))}", path)
-    if "descriptor" in user and user["descriptor"].get("kind", "pair") != DEFAULT_CONFIG["descriptor"]["kind"]:
-        base = copy.deepcopy(DEFAULT_CONFIG)
+    base = DEFAULT_CONFIG
+    if "preset" in user:
+        base = apply_preset(base, user.pop("preset"))
+    if "descriptor" in user and user["descriptor"].get("kind", base["descriptor"]["kind"]) != base["descriptor"]["kind"]:
+        base = copy.deepcopy(base)
         base["descriptor"] = {}
-    else:
-        base = DEFAULT_CONFIG
+        base["model"] = {"kind": "polynomial", "degree": 1}
     config = merge(base, user)
     here = os.path.dirname(os.path.abspath(path))
     for key in ("train", "test"):

@@ -243,3 +243,38 @@ def test_real_process_exit_status_and_no_traceback(tmp_path):
     assert proc.stderr.strip().splitlines()[-1].startswith("linpot: error: ")
     assert "Traceback" not in proc.stderr
     assert not out.exists()
+
+
+def test_descriptor_preset_and_invariants_fit(small_cu, tmp_path, capsys):
+    train, test = small_cu
+    pot = tmp_path / "inv.json"
+    assert main(["fit", "--train", str(train), "--test", str(test), "--descriptor", "invariants-small",
+                 "--cutoff", "4.5", "-o", str(pot)]) == 0
+    doc = json.loads(pot.read_text())
+    assert doc["model"]["descriptor"]["kind"] == "invariants"
+    assert doc["model"]["descriptor"]["cutoff"] == 4.5
+    assert doc["model"]["descriptor"]["orders"] == [[1, 6, 0], [2, 6, 4], [3, 4, 3]]
+    capsys.readouterr()
+    assert main(["evaluate", str(pot), str(test), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["overall"]["n_structures"] == 4
+
+
+def test_recipe_preset_key_and_unknown_preset(small_cu, tmp_path, capsys):
+    train, _ = small_cu
+    cfg = tmp_path / "r.toml"
+    cfg.write_text(f'preset = "invariants-small"\n[data]\ntrain = ["{train}"]\n[descriptor]\ncutoff = 4.0\n')
+    pot = tmp_path / "p.json"
+    assert main(["fit", "--config", str(cfg), "-o", str(pot)]) == 0
+    doc = json.loads(pot.read_text())
+    assert doc["model"]["descriptor"]["kind"] == "invariants" and doc["model"]["descriptor"]["cutoff"] == 4.0
+    code = main(["fit", "--train", str(train), "--descriptor", "nonsense", "-o", str(tmp_path / "q.json")])
+    assert_one_line_error(capsys, code, "unknown descriptor preset", "invariants-medium")
+
+
+def test_presets_listed_and_coupling_table_check(capsys):
+    assert main(["presets"]) == 0
+    out = capsys.readouterr().out
+    for name in ("pair", "invariants-small", "invariants-medium", "invariants-large", "invariants-order6"):
+        assert name in out
+    assert main(["coupling-tables", "--check", "--reach", "2:4,3:3,4:2,5:1,6:1"]) == 0
+    assert "agree" in capsys.readouterr().out

@@ -32,11 +32,13 @@ class StructureRows:
     stress: np.ndarray | None
 
 
-def monomial_terms(n_features: int, degree: int) -> np.ndarray:
-    """Index rows of all monomials of degree 1..``degree`` in ``n_features`` variables, -1 padded."""
-    rows = []
-    for d in range(1, degree + 1):
-        for combo in combinations_with_replacement(range(n_features), d):
+def monomial_terms(n_features: int, degree: int, product_features=None) -> np.ndarray:
+    """Index rows of the monomials, -1 padded: every feature alone (degree 1), and all products
+    of degree 2..``degree`` among ``product_features`` (all features by default)."""
+    rows = [[k] + [-1] * (degree - 1) for k in range(n_features)]
+    pool = range(n_features) if product_features is None else sorted(product_features)
+    for d in range(2, degree + 1):
+        for combo in combinations_with_replacement(pool, d):
             rows.append(list(combo) + [-1] * (degree - d))
     return np.array(rows, dtype=np.int64).reshape(len(rows), degree)
 
@@ -44,12 +46,19 @@ def monomial_terms(n_features: int, degree: int) -> np.ndarray:
 class PolynomialModel:
     kind = "polynomial"
 
-    def __init__(self, descriptor, degree: int = 2, feature_mean=None, feature_scale=None):
+    def __init__(self, descriptor, degree: int = 2, feature_mean=None, feature_scale=None, product_orders=None):
         if int(degree) < 1 or int(degree) > 4:
             raise LinpotInputError(f"polynomial degree must be 1 to 4, got {degree}")
         self.descriptor = descriptor
         self.degree = int(degree)
-        self.terms = monomial_terms(descriptor.n_features, self.degree)
+        # Selection rule for products: only features of these descriptor orders (1 = pair,
+        # 2 = power spectrum, ...) enter monomials of degree >= 2; None means all features.
+        self.product_orders = None if product_orders is None else sorted(int(p) for p in product_orders)
+        product_features = None
+        if self.product_orders is not None:
+            orders = getattr(descriptor, "feature_orders", np.ones(descriptor.n_features, dtype=int))
+            product_features = np.nonzero(np.isin(orders, self.product_orders))[0].tolist()
+        self.terms = monomial_terms(descriptor.n_features, self.degree, product_features)
         n = descriptor.n_features
         self.feature_mean = np.zeros(n) if feature_mean is None else np.array(feature_mean, dtype=float)
         self.feature_scale = np.ones(n) if feature_scale is None else np.array(feature_scale, dtype=float)
@@ -99,16 +108,20 @@ class PolynomialModel:
         return out
 
     def spec(self) -> dict:
-        return {"kind": self.kind, "degree": self.degree, "descriptor": self.descriptor.spec(),
-                "feature_mean": self.feature_mean.tolist(), "feature_scale": self.feature_scale.tolist()}
+        out = {"kind": self.kind, "degree": self.degree, "descriptor": self.descriptor.spec(),
+               "feature_mean": self.feature_mean.tolist(), "feature_scale": self.feature_scale.tolist()}
+        if self.product_orders is not None:
+            out["product_orders"] = list(self.product_orders)
+        return out
 
     @classmethod
     def from_spec(cls, spec: dict) -> "PolynomialModel":
-        unknown = set(spec) - {"kind", "degree", "descriptor", "feature_mean", "feature_scale"}
+        unknown = set(spec) - {"kind", "degree", "descriptor", "feature_mean", "feature_scale", "product_orders"}
         if unknown:
             raise LinpotInputError(f"unknown model option(s): {', '.join(sorted(unknown))}")
         return cls(descriptor_from_spec(spec["descriptor"]), degree=spec.get("degree", 2),
-                   feature_mean=spec.get("feature_mean"), feature_scale=spec.get("feature_scale"))
+                   feature_mean=spec.get("feature_mean"), feature_scale=spec.get("feature_scale"),
+                   product_orders=spec.get("product_orders"))
 
     def design_rows(self, positions, numbers, cell, pbc) -> StructureRows:
         d, G, dG = self._standardised(positions, numbers, cell, pbc)
