@@ -1,13 +1,14 @@
-"""Fit the polynomial pair model on each mlearn element from its recipe and tabulate the errors.
+"""Fit each mlearn element from its recipe and tabulate the test errors.
 
-    python benchmarks/mlearn_pair.py                  # all of Ni Cu Li Mo
-    python benchmarks/mlearn_pair.py --elements Cu
+    python benchmarks/mlearn_table.py --recipe pair          # fits/mlearn-<El>-pair.toml
+    python benchmarks/mlearn_table.py --recipe invariants    # fits/mlearn-<El>.toml
+    python benchmarks/mlearn_table.py --recipe invariants --elements Cu
 
-For each element: runs ``fits/mlearn-<El>-pair.toml`` (train on the shipped train split, ridge
-strength chosen on held-out training structures), writes the potential to
-``fits/mlearn-<El>-pair.json``, scores it on the test split, and times the evaluation of the
-test set against ASE's Lennard-Jones calculator in the same process (a ratio, so the number
-means something on another machine). Rewrites the table between the markers in
+For each element: runs the recipe (train on the shipped train split, settings and ridge
+strength chosen on training data only), writes the potential next to the recipe (``.json``),
+scores it on the test split, and times the evaluation of the test set against ASE's
+Lennard-Jones calculator in the same process (a ratio, so the number means something on another
+machine). Rewrites the table between the markers ``<!-- mlearn-<recipe>:begin/end -->`` in
 ``docs/benchmarks.md`` and draws parity plots into ``docs/img/``.
 Needs matplotlib (``pip install -e ".[plots]"``).
 """
@@ -29,7 +30,11 @@ from linpot.metrics import error_table, predict_dataset
 from linpot.structures import read_datasets
 
 REPO = Path(__file__).resolve().parents[1]
-BEGIN, END = "<!-- mlearn-pair:begin -->", "<!-- mlearn-pair:end -->"
+RECIPES = {"pair": "mlearn-{el}-pair", "invariants": "mlearn-{el}"}
+#: Test RMSE (meV/atom, eV/Å) of the peers on the same files, quoted in the invariants issue:
+#: the published mlearn MTP models (Zuo et al. 2020) and pypolymlp 0.22.1 fitted on the same split.
+PEERS = {"Ni": (0.75, 0.027, 0.90, 0.028), "Cu": (0.52, 0.014, 0.46, 0.010),
+         "Li": (0.66, 0.013, 0.66, 0.010), "Mo": (3.98, 0.151, 2.95, 0.179)}
 
 
 def time_per_atom(func, structures, repeat=3) -> float:
@@ -59,7 +64,7 @@ def lennard_jones_reference(structures, cutoff):
     return run
 
 
-def parity_plot(element, ds, pred, path):
+def parity_plot(element, ds, pred, path, title):
     import matplotlib
 
     matplotlib.use("Agg")
@@ -79,29 +84,31 @@ def parity_plot(element, ds, pred, path):
         ax.set_xlabel(f"DFT {label}")
         ax.set_ylabel(f"linpot {label}")
     axes[0].legend(fontsize=7)
-    fig.suptitle(f"mlearn {element} test split, polynomial pair model")
+    fig.suptitle(f"mlearn {element} test split, {title}")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
 
-def run_element(element: str) -> dict:
+def run_element(element: str, recipe_name: str) -> dict:
     import ase.io
 
-    recipe = REPO / "fits" / f"mlearn-{element}-pair.toml"
+    stem = RECIPES[recipe_name].format(el=element)
+    recipe = REPO / "fits" / f"{stem}.toml"
     config = load_config(recipe)
     train = read_datasets(config["data"]["train"])
     test = read_datasets(config["data"]["test"])
     t0 = time.perf_counter()
     potential, report = fit_potential(train, config)
     fit_s = time.perf_counter() - t0
-    out = REPO / "fits" / f"mlearn-{element}-pair.json"
+    out = REPO / "fits" / f"{stem}.json"
     potential.provenance["datasets"] = [
         {"path": str(Path(p).relative_to(REPO)), "sha256": h} for p, h in sorted(train.file_hashes.items())]
     potential.save(out)
     pred = predict_dataset(potential, test)
     errors = error_table(test, pred)["overall"]
-    parity_plot(element, test, pred, REPO / "docs" / "img" / f"parity-mlearn-{element}-pair.png")
+    parity_plot(element, test, pred, REPO / "docs" / "img" / f"parity-{stem}.png",
+                f"{potential.model.descriptor.kind}, {potential.n_features} coefficients")
 
     frames = ase.io.read(config["data"]["test"][0], ":")
     ours = time_per_atom(lambda atoms: potential.predict_atoms(atoms), frames)
@@ -112,40 +119,46 @@ def run_element(element: str) -> dict:
             "eval_us_per_atom": ours * 1e6, "lj_us_per_atom": reference * 1e6}
 
 
-def table(rows) -> str:
+def table(rows, peers: bool) -> str:
     fmt = lambda v, spec: "-" if v is None else format(v, spec)
-    lines = [
-        "| element | coefficients | train structures (atoms) | fit time (s) | E RMSE (meV/atom) | E MAE | F RMSE (eV/Å) | F MAE | "
-        "stress RMSE (GPa) | evaluation (µs/atom) | ratio to ASE LJ |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
-    ]
+    head = ("| element | coefficients | train structures (atoms) | fit time (s) | E RMSE (meV/atom) | E MAE | F RMSE (eV/Å) | "
+            "F MAE | stress RMSE (GPa) | evaluation (µs/atom) | ratio to ASE LJ |")
+    if peers:
+        head += " MTP E / F | pypolymlp E / F |"
+    lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for r in rows:
         e = r["errors"]
-        lines.append(
-            f"| {r['element']} | {r['n_coefficients']} | {r['n_train']} ({r['n_train_atoms']}) | {r['fit_s']:.1f} | "
-            f"{fmt(e['energy_rmse'], '.2f')} | {fmt(e['energy_mae'], '.2f')} | {fmt(e['force_rmse'], '.3f')} | "
-            f"{fmt(e['force_mae'], '.3f')} | {fmt(e['stress_rmse'], '.2f')} | {r['eval_us_per_atom']:.1f} | "
-            f"{r['eval_us_per_atom'] / r['lj_us_per_atom']:.2f} |")
+        line = (f"| {r['element']} | {r['n_coefficients']} | {r['n_train']} ({r['n_train_atoms']}) | {r['fit_s']:.1f} | "
+                f"{fmt(e['energy_rmse'], '.2f')} | {fmt(e['energy_mae'], '.2f')} | {fmt(e['force_rmse'], '.4f')} | "
+                f"{fmt(e['force_mae'], '.4f')} | {fmt(e['stress_rmse'], '.2f')} | {r['eval_us_per_atom']:.1f} | "
+                f"{r['eval_us_per_atom'] / r['lj_us_per_atom']:.2f} |")
+        if peers:
+            m_e, m_f, p_e, p_f = PEERS[r["element"]]
+            line += f" {m_e} / {m_f} | {p_e} / {p_f} |"
+        lines.append(line)
     return "\n".join(lines)
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--elements", nargs="+", default=["Ni", "Cu", "Li", "Mo"])
+    parser.add_argument("--recipe", choices=sorted(RECIPES), default="pair")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     (REPO / "docs" / "img").mkdir(parents=True, exist_ok=True)
+    peers = args.recipe == "invariants"
     rows = []
     for element in args.elements:
-        rows.append(run_element(element))
-        print(table(rows[-1:]).splitlines()[-1], flush=True)
-    text = table(rows)
-    stamp = (f"Made by `python benchmarks/mlearn_pair.py --elements {' '.join(args.elements)}` on "
+        rows.append(run_element(element, args.recipe))
+        print(table(rows[-1:], peers).splitlines()[-1], flush=True)
+    text = table(rows, peers)
+    begin, end = f"<!-- mlearn-{args.recipe}:begin -->", f"<!-- mlearn-{args.recipe}:end -->"
+    stamp = (f"Made by `python benchmarks/mlearn_table.py --recipe {args.recipe} --elements {' '.join(args.elements)}` on "
              f"{platform.processor() or platform.machine()}, {time.strftime('%Y-%m-%d')}, one process.")
     doc = REPO / "docs" / "benchmarks.md"
     content = doc.read_text()
-    block = f"{BEGIN}\n{text}\n\n{stamp}\n{END}"
-    content = re.sub(re.escape(BEGIN) + ".*?" + re.escape(END), lambda _: block, content, flags=re.S)
+    block = f"{begin}\n{text}\n\n{stamp}\n{end}"
+    content = re.sub(re.escape(begin) + ".*?" + re.escape(end), lambda _: block, content, flags=re.S)
     doc.write_text(content)
     print(text)
 

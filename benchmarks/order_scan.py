@@ -1,0 +1,64 @@
+"""Test accuracy of linear invariant models as a function of the maximum order, at a fixed cutoff.
+
+    python benchmarks/order_scan.py --elements Cu Mo
+
+For maximum order P = 1..6 the descriptor holds the invariants of orders 1..P with the
+(n_max, l_max) of ORDERS below, cutoff 5.5 Å, 10 Chebyshev functions; each model is fitted on the
+mlearn training split (ridge strength chosen on held-out training structures, weights fixed)
+and scored on the test split. Writes the table between the markers in docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import re
+import time
+from pathlib import Path
+
+from linpot.config import load_config, merge
+from linpot.fit import fit_potential
+from linpot.metrics import error_table, predict_dataset
+from linpot.structures import read_datasets
+
+REPO = Path(__file__).resolve().parents[1]
+BEGIN, END = "<!-- order-scan:begin -->", "<!-- order-scan:end -->"
+ORDERS = [[1, 10, 0], [2, 10, 8], [3, 8, 6], [4, 6, 4], [5, 3, 2], [6, 2, 2]]
+WEIGHTS = {"energy": 10000.0, "forces": 100.0, "stress": 1.0}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--elements", nargs="+", default=["Cu", "Mo"])
+    parser.add_argument("--max-order", type=int, default=6)
+    args = parser.parse_args()
+    lines = ["| element | max order | features | fit (s) | E RMSE (meV/atom) | F RMSE (eV/Å) | stress RMSE (GPa) |",
+             "|---|---|---|---|---|---|---|"]
+    for element in args.elements:
+        train = read_datasets([REPO / "data" / "mlearn" / element / "train.xyz"])
+        test = read_datasets([REPO / "data" / "mlearn" / element / "test.xyz"])
+        for P in range(1, args.max_order + 1):
+            config = merge(load_config(), {"model": {"kind": "polynomial", "degree": 1}, "fit": {"weights": WEIGHTS}})
+            config["descriptor"] = {"kind": "invariants", "cutoff": 5.5, "radial": {"kind": "chebyshev", "n_basis": 10},
+                                    "orders": ORDERS[:P]}
+            t0 = time.perf_counter()
+            potential, _ = fit_potential(train, config)
+            seconds = time.perf_counter() - t0
+            e = error_table(test, predict_dataset(potential, test))["overall"]
+            stress = "-" if e["stress_rmse"] is None else f"{e['stress_rmse']:.2f}"
+            line = (f"| {element} | {P} | {potential.model.descriptor.n_features} | {seconds:.0f} | "
+                    f"{e['energy_rmse']:.2f} | {e['force_rmse']:.4f} | {stress} |")
+            print(line, flush=True)
+            lines.append(line)
+    stamp = (f"Orders (order, n_max, l_max): {ORDERS[:args.max_order]}; cutoff 5.5 Å; weights {WEIGHTS}. "
+             f"Made by `python benchmarks/order_scan.py --elements {' '.join(args.elements)}` on "
+             f"{platform.processor() or platform.machine()}, {time.strftime('%Y-%m-%d')}, one process.")
+    doc = REPO / "docs" / "benchmarks.md"
+    text = "\n".join(lines)
+    content = doc.read_text()
+    content = re.sub(re.escape(BEGIN) + ".*?" + re.escape(END), lambda _: f"{BEGIN}\n{text}\n\n{stamp}\n{END}", content, flags=re.S)
+    doc.write_text(content)
+
+
+if __name__ == "__main__":
+    main()
