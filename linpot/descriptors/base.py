@@ -8,7 +8,8 @@ import numpy as np
 from ase.data import atomic_numbers, chemical_symbols
 
 from ..errors import LinpotInputError
-from ..neighbours import NeighbourList
+from ..neighbours import NeighbourList, neighbour_list
+from ..radial_basis import RadialBasis
 
 
 @dataclass
@@ -37,3 +38,48 @@ def species_indices(numbers, elements: list[str]) -> np.ndarray:
             raise LinpotInputError(f"element {symbol} is not one of the potential's elements ({', '.join(elements)})")
         out[numbers == z] = lookup[int(z)]
     return out
+
+
+class RadialDescriptor:
+    """What every neighbour-density descriptor shares: elements, cutoff (Å), a radial basis,
+    the spec round trip, and the neighbours with their radial functions.
+
+    Subclasses set ``kind`` and ``extra_options`` (spec keys beyond elements/cutoff/radial).
+    """
+
+    kind = ""
+    extra_options: tuple[str, ...] = ()
+
+    def __init__(self, elements: list[str], cutoff: float, radial: dict | None):
+        if not elements:
+            raise LinpotInputError("descriptor needs at least one element")
+        if not float(cutoff) > 0:
+            raise LinpotInputError(f"cutoff must be positive, got {cutoff}")
+        self.elements = list(elements)
+        self.cutoff = float(cutoff)
+        self.radial = RadialBasis.from_spec(radial or {"kind": "chebyshev", "n_basis": 8}, self.cutoff)
+
+    def spec(self) -> dict:
+        out = {"kind": self.kind, "elements": list(self.elements), "cutoff": self.cutoff, "radial": self.radial.spec()}
+        for key in self.extra_options:
+            out[key] = self._option_spec(key)
+        return out
+
+    def _option_spec(self, key):
+        return getattr(self, key)
+
+    @classmethod
+    def from_spec(cls, spec: dict):
+        spec = dict(spec)
+        spec.pop("kind", None)
+        unknown = set(spec) - {"elements", "cutoff", "radial", *cls.extra_options}
+        if unknown:
+            raise LinpotInputError(f"unknown {cls.kind} descriptor option(s): {', '.join(sorted(unknown))}")
+        return cls(**spec)
+
+    def neighbours(self, positions, numbers, cell, pbc):
+        """Species index of each atom, the neighbour pairs and ``f_n(r_ij)``, ``f_n'(r_ij)``."""
+        species = species_indices(numbers, self.elements)
+        pairs = neighbour_list(positions, cell, pbc, self.cutoff)
+        f, df = self.radial(pairs.distances)
+        return species, pairs, f, df

@@ -23,9 +23,7 @@ import numpy as np
 from ..errors import LinpotInputError
 from ..kernels.invariants import invariant_features
 from ..kernels.spherical_harmonics import real_spherical_harmonics
-from ..neighbours import neighbour_list
-from ..radial_basis import RadialBasis
-from .base import DescriptorResult, species_indices
+from .base import DescriptorResult, RadialDescriptor
 from .coupling import invariant_tensors, multisets, table_selection
 
 MAX_ORDER = 6
@@ -44,17 +42,12 @@ def coupling_type(ls: tuple) -> list[tuple[np.ndarray, np.ndarray]]:
     return out
 
 
-class InvariantDescriptor:
+class InvariantDescriptor(RadialDescriptor):
     kind = "invariants"
+    extra_options = ("orders",)
 
     def __init__(self, elements: list[str], cutoff: float = 5.0, radial: dict | None = None, orders=None):
-        if not elements:
-            raise LinpotInputError("descriptor needs at least one element")
-        if not float(cutoff) > 0:
-            raise LinpotInputError(f"cutoff must be positive, got {cutoff}")
-        self.elements = list(elements)
-        self.cutoff = float(cutoff)
-        self.radial = RadialBasis.from_spec(radial or {"kind": "chebyshev", "n_basis": 8}, self.cutoff)
+        super().__init__(elements, cutoff, radial)
         orders = orders if orders is not None else [[1, 8, 0], [2, 8, 4], [3, 4, 3]]
         self.orders = []
         for entry in orders:
@@ -119,23 +112,11 @@ class InvariantDescriptor:
     def feature_names(self) -> list[str]:
         return list(self.feature_labels)
 
-    def spec(self) -> dict:
-        return {"kind": self.kind, "elements": list(self.elements), "cutoff": self.cutoff,
-                "radial": self.radial.spec(), "orders": [list(o) for o in self.orders]}
-
-    @classmethod
-    def from_spec(cls, spec: dict) -> "InvariantDescriptor":
-        spec = dict(spec)
-        spec.pop("kind", None)
-        unknown = set(spec) - {"elements", "cutoff", "radial", "orders"}
-        if unknown:
-            raise LinpotInputError(f"unknown invariants descriptor option(s): {', '.join(sorted(unknown))}")
-        return cls(**spec)
+    def _option_spec(self, key):
+        return [list(o) for o in self.orders]
 
     def compute(self, positions, numbers, cell, pbc) -> DescriptorResult:
-        species = species_indices(numbers, self.elements)
-        pairs = neighbour_list(positions, cell, pbc, self.cutoff)
-        f, df = self.radial(pairs.distances)
+        species, pairs, f, df = self.neighbours(positions, numbers, cell, pbc)
         Y, dY = real_spherical_harmonics(pairs.vectors, self.l_max)
         unit = pairs.vectors / pairs.distances[:, None] if len(pairs) else pairs.vectors
         pair_start = np.searchsorted(pairs.i, np.arange(len(species) + 1)).astype(np.int64)
