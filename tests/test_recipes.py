@@ -1,0 +1,44 @@
+"""The shipped fit recipes load and describe valid models; the shipped fitted potentials load
+and still predict their own test data (a guard against format or model changes that would
+silently break them)."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from linpot.config import load_config, load_preset, preset_names
+from linpot.fit import build_model
+from linpot.potential import Potential
+from linpot.structures import read_structures
+
+REPO = Path(__file__).resolve().parents[1]
+RECIPES = sorted((REPO / "fits").glob("*.toml"))
+POTENTIALS = sorted((REPO / "fits").glob("*.json"))
+
+
+@pytest.mark.parametrize("recipe", RECIPES, ids=lambda p: p.name)
+def test_recipe_is_valid(recipe):
+    config = load_config(recipe)
+    for path in config["data"]["train"] + config["data"]["test"]:
+        assert Path(path).is_file(), path
+    model = build_model(config, ["Cu"])
+    assert model.n_coefficients > 0
+
+
+@pytest.mark.parametrize("name", preset_names())
+def test_preset_is_valid(name):
+    assert build_model(load_preset(name), ["Cu", "Ni"]).n_coefficients > 0
+
+
+@pytest.mark.parametrize("path", POTENTIALS, ids=lambda p: p.name)
+def test_shipped_potential_predicts_its_test_data(path):
+    pot = Potential.load(path)
+    element = pot.elements[0]
+    test = read_structures(REPO / "data" / "mlearn" / element / "test.xyz")
+    for k in range(0, len(test), 8):
+        s = test.atom_slice(k)
+        out = pot.predict(test.positions[s], test.numbers[s], test.cells[k], test.pbc[k])
+        n = s.stop - s.start
+        assert abs(out["energy"] - test.energy[k]) / n < 0.03  # eV/atom
+        assert np.sqrt(np.mean((out["forces"] - test.forces[s]) ** 2)) < 0.5
