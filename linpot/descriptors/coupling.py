@@ -255,6 +255,20 @@ def load_tables(path: str | None = None) -> dict:
     return table
 
 
+def check_tables(reach: dict | None = None) -> str | None:
+    """Regenerate the table up to ``reach`` (default: the shipped reach) and compare it with the
+    shipped one; returns a description of the first difference, or None."""
+    shipped = load_tables()
+    reach = reach or {int(p): o["l_max"] for p, o in shipped["orders"].items()}
+    for p, order in generate_tables(reach)["orders"].items():
+        if order["l_max"] > shipped["orders"].get(p, {}).get("l_max", -1):
+            return f"order {p}: the shipped table stops below l = {order['l_max']}"
+        expected = [e for e in shipped["orders"][p]["multisets"] if max(e["l"]) <= order["l_max"]]
+        if expected != order["multisets"]:
+            return f"order {p}: the regenerated table differs from the shipped one"
+    return None
+
+
 def table_selection(ls) -> list[tuple[tuple[int, ...], str]]:
     """The shipped selection for ``ls``; falls back to generating it when beyond the table."""
     ls = tuple(sorted(ls))
