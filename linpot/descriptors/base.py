@@ -77,6 +77,21 @@ class RadialDescriptor:
             raise LinpotInputError(f"unknown {cls.kind} descriptor option(s): {', '.join(sorted(unknown))}")
         return cls(**spec)
 
+    def features(self, positions, numbers, cell, pbc):
+        """Features ``G`` and a context for :meth:`backward` (with ``context.species``).
+
+        The default keeps the full derivatives; families with a cheaper reverse mode override
+        both methods."""
+        result = self.compute(positions, numbers, cell, pbc)
+        return result.G, result
+
+    def backward(self, context, dEdG):
+        """Forces (eV/Å) and virial (Voigt, eV) from ``dEdG[i, k] = dE/dG_ik``."""
+        from ..kernels.forces import contract_pair_gradient
+
+        p = context.pairs
+        return contract_pair_gradient(p.i, p.j, p.vectors, dEdG, context.dG, len(context.species))
+
     def neighbours(self, positions, numbers, cell, pbc):
         """Species index of each atom, the neighbour pairs and ``f_n(r_ij)``, ``f_n'(r_ij)``."""
         species = species_indices(numbers, self.elements)

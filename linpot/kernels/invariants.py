@@ -5,12 +5,68 @@ invariant k (channel ``c_k``, coupling type ``t_k``) is
 ``B_k(i) = sum_e coef_e prod_q a_{c_k, lm_{e,q}}(i)`` over the nonzero entries e of the type's
 coupling tensor. Its derivative with respect to the pair vector r_ij is
 ``sum_lm dB_k/da_{c,lm} d(f_n Y_lm)/dr_ij``, computed per neighbour (linear in neighbours).
+
+Two ways to the forces: ``invariant_features`` gives every ``dB_k/dr_ij`` (the design matrix
+needs them); ``invariant_backward`` takes ``dE/dB`` and goes through ``dE/da`` (reverse mode),
+at a cost independent of the number of invariants per neighbour.
 """
 
 from __future__ import annotations
 
 import numpy as np
 from numba import njit
+
+
+@njit(cache=True)
+def _expansion(i, pair_start, species_j, f, Y, a):
+    """a[c, lm] of atom i (a is overwritten)."""
+    N = f.shape[1]
+    n_lm = Y.shape[1]
+    a[:, :] = 0.0
+    for p in range(pair_start[i], pair_start[i + 1]):
+        base = species_j[p] * N
+        for n in range(N):
+            fn = f[p, n]
+            for lm in range(n_lm):
+                a[base + n, lm] += fn * Y[p, lm]
+
+
+@njit(cache=True)
+def _invariants(a, N, feat_species, feat_n, feat_type, type_entry_start, entry_lm, entry_coef,
+                type_support_start, support_lm, values, gB, with_gradient):
+    """values[k] = B_k and, if with_gradient, gB[k, lm] = dB_k / da_{c_k, lm} (on the support)."""
+    p_max = entry_lm.shape[1]
+    for k in range(feat_type.shape[0]):
+        c = feat_species[k] * N + feat_n[k]
+        t = feat_type[k]
+        if with_gradient:
+            for s in range(type_support_start[t], type_support_start[t + 1]):
+                gB[k, support_lm[s]] = 0.0
+        value = 0.0
+        for e in range(type_entry_start[t], type_entry_start[t + 1]):
+            coef = entry_coef[e]
+            prod = coef
+            for q in range(p_max):
+                lm = entry_lm[e, q]
+                if lm < 0:
+                    break
+                prod *= a[c, lm]
+            value += prod
+            if not with_gradient:
+                continue
+            for q in range(p_max):
+                lm = entry_lm[e, q]
+                if lm < 0:
+                    break
+                g = coef
+                for q2 in range(p_max):
+                    lm2 = entry_lm[e, q2]
+                    if lm2 < 0:
+                        break
+                    if q2 != q:
+                        g *= a[c, lm2]
+                gB[k, lm] += g
+        values[k] = value
 
 
 @njit(cache=True)
@@ -28,60 +84,24 @@ def invariant_features(pair_start, species_j, f, df, Y, dY, unit, n_species,
     N = f.shape[1]
     n_lm = Y.shape[1]
     n_feat = feat_type.shape[0]
-    p_max = entry_lm.shape[1]
     G = np.zeros((n_atoms, n_feat))
     dG = np.zeros((n_pairs, n_feat, 3))
     a = np.zeros((n_species * N, n_lm))
     gB = np.zeros((n_feat, n_lm))
     D = np.zeros((N, n_lm, 3))
     for i in range(n_atoms):
-        a[:, :] = 0.0
+        _expansion(i, pair_start, species_j, f, Y, a)
+        _invariants(a, N, feat_species, feat_n, feat_type, type_entry_start, entry_lm, entry_coef,
+                    type_support_start, support_lm, G[i], gB, True)
         for p in range(pair_start[i], pair_start[i + 1]):
-            base = species_j[p] * N
-            for n in range(N):
-                fn = f[p, n]
-                for lm in range(n_lm):
-                    a[base + n, lm] += fn * Y[p, lm]
-        for k in range(n_feat):
-            c = feat_species[k] * N + feat_n[k]
-            t = feat_type[k]
-            for s in range(type_support_start[t], type_support_start[t + 1]):
-                gB[k, support_lm[s]] = 0.0
-            value = 0.0
-            for e in range(type_entry_start[t], type_entry_start[t + 1]):
-                coef = entry_coef[e]
-                prod = coef
-                for q in range(p_max):
-                    lm = entry_lm[e, q]
-                    if lm < 0:
-                        break
-                    prod *= a[c, lm]
-                value += prod
-                for q in range(p_max):
-                    lm = entry_lm[e, q]
-                    if lm < 0:
-                        break
-                    g = coef
-                    for q2 in range(p_max):
-                        lm2 = entry_lm[e, q2]
-                        if lm2 < 0:
-                            break
-                        if q2 != q:
-                            g *= a[c, lm2]
-                    gB[k, lm] += g
-            G[i, k] = value
-        for p in range(pair_start[i], pair_start[i + 1]):
-            ux = unit[p, 0]
-            uy = unit[p, 1]
-            uz = unit[p, 2]
             for n in range(N):
                 fn = f[p, n]
                 dfn = df[p, n]
                 for lm in range(n_lm):
-                    y = Y[p, lm]
-                    D[n, lm, 0] = dfn * y * ux + fn * dY[p, lm, 0]
-                    D[n, lm, 1] = dfn * y * uy + fn * dY[p, lm, 1]
-                    D[n, lm, 2] = dfn * y * uz + fn * dY[p, lm, 2]
+                    y = dfn * Y[p, lm]
+                    D[n, lm, 0] = y * unit[p, 0] + fn * dY[p, lm, 0]
+                    D[n, lm, 1] = y * unit[p, 1] + fn * dY[p, lm, 1]
+                    D[n, lm, 2] = y * unit[p, 2] + fn * dY[p, lm, 2]
             s_j = species_j[p]
             for k in range(n_feat):
                 if feat_species[k] != s_j:
@@ -101,3 +121,85 @@ def invariant_features(pair_start, species_j, f, df, Y, dY, unit, n_species,
                 dG[p, k, 1] = gy
                 dG[p, k, 2] = gz
     return G, dG
+
+
+@njit(cache=True)
+def invariant_values(pair_start, species_j, f, Y, n_species, feat_species, feat_n, feat_type,
+                     type_entry_start, entry_lm, entry_coef, type_support_start, support_lm):
+    """Per-atom invariants ``G (n_atoms, n_feat)`` only."""
+    n_atoms = pair_start.shape[0] - 1
+    N = f.shape[1]
+    n_feat = feat_type.shape[0]
+    G = np.zeros((n_atoms, n_feat))
+    a = np.zeros((n_species * N, Y.shape[1]))
+    gB = np.zeros((1, 1))
+    for i in range(n_atoms):
+        _expansion(i, pair_start, species_j, f, Y, a)
+        _invariants(a, N, feat_species, feat_n, feat_type, type_entry_start, entry_lm, entry_coef,
+                    type_support_start, support_lm, G[i], gB, False)
+    return G
+
+
+@njit(cache=True)
+def invariant_backward(pair_start, pair_j, species_j, vectors, f, df, Y, dY, unit, n_species,
+                       feat_species, feat_n, feat_type, type_entry_start, entry_lm, entry_coef,
+                       type_support_start, support_lm, dEdG):
+    """Forces (n_atoms, 3) and virial (Voigt, eV) from ``dEdG[i, k] = dE/dB_k(i)`` in reverse mode:
+    ``dE/da_{c,lm} = sum_k dE/dB_k dB_k/da_{c,lm}``, then ``dE/dr_ij = sum_{n,lm} dE/da d(f_n Y_lm)/dr_ij``."""
+    n_atoms = pair_start.shape[0] - 1
+    N = f.shape[1]
+    n_lm = Y.shape[1]
+    n_feat = feat_type.shape[0]
+    forces = np.zeros((n_atoms, 3))
+    virial = np.zeros(6)
+    a = np.zeros((n_species * N, n_lm))
+    gB = np.zeros((n_feat, n_lm))
+    dEda = np.zeros((n_species * N, n_lm))
+    values = np.zeros(n_feat)
+    for i in range(n_atoms):
+        _expansion(i, pair_start, species_j, f, Y, a)
+        _invariants(a, N, feat_species, feat_n, feat_type, type_entry_start, entry_lm, entry_coef,
+                    type_support_start, support_lm, values, gB, True)
+        dEda[:, :] = 0.0
+        for k in range(n_feat):
+            w = dEdG[i, k]
+            if w == 0.0:
+                continue
+            c = feat_species[k] * N + feat_n[k]
+            t = feat_type[k]
+            for s in range(type_support_start[t], type_support_start[t + 1]):
+                lm = support_lm[s]
+                dEda[c, lm] += w * gB[k, lm]
+        for p in range(pair_start[i], pair_start[i + 1]):
+            base = species_j[p] * N
+            gx = 0.0
+            gy = 0.0
+            gz = 0.0
+            for n in range(N):
+                fn = f[p, n]
+                dfn = df[p, n]
+                for lm in range(n_lm):
+                    w = dEda[base + n, lm]
+                    if w == 0.0:
+                        continue
+                    y = dfn * Y[p, lm]
+                    gx += w * (y * unit[p, 0] + fn * dY[p, lm, 0])
+                    gy += w * (y * unit[p, 1] + fn * dY[p, lm, 1])
+                    gz += w * (y * unit[p, 2] + fn * dY[p, lm, 2])
+            j = pair_j[p]
+            forces[j, 0] -= gx
+            forces[j, 1] -= gy
+            forces[j, 2] -= gz
+            forces[i, 0] += gx
+            forces[i, 1] += gy
+            forces[i, 2] += gz
+            rx = vectors[p, 0]
+            ry = vectors[p, 1]
+            rz = vectors[p, 2]
+            virial[0] += rx * gx
+            virial[1] += ry * gy
+            virial[2] += rz * gz
+            virial[3] += 0.5 * (ry * gz + rz * gy)
+            virial[4] += 0.5 * (rx * gz + rz * gx)
+            virial[5] += 0.5 * (rx * gy + ry * gx)
+    return forces, virial

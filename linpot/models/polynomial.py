@@ -18,7 +18,6 @@ import numpy as np
 
 from ..descriptors import descriptor_from_spec
 from ..errors import LinpotInputError
-from ..kernels.forces import contract_pair_gradient
 from ..kernels.polynomial import polynomial_design_rows, polynomial_energy_gradient
 
 
@@ -135,9 +134,11 @@ class PolynomialModel:
     def predict(self, coefficients: np.ndarray, positions, numbers, cell, pbc) -> dict:
         """Energy (eV), per-atom energies, forces (eV/Å) and stress (eV/Å^3, Voigt; periodic only)."""
         coefficients = np.ascontiguousarray(coefficients, dtype=float).reshape(len(self.elements), 1 + self.n_terms)
-        d, G, dG = self._standardised(positions, numbers, cell, pbc)
-        energies, dEdG = polynomial_energy_gradient(G, d.species, self.terms, coefficients)
-        forces, virial = contract_pair_gradient(d.pairs.i, d.pairs.j, d.pairs.vectors, dEdG, dG, len(energies))
+        G_raw, context = self.descriptor.features(positions, numbers, cell, pbc)
+        inv = 1.0 / self.feature_scale
+        energies, dEdG = polynomial_energy_gradient((G_raw - self.feature_mean) * inv, context.species, self.terms,
+                                                    coefficients)
+        forces, virial = self.descriptor.backward(context, dEdG * inv)
         out = {"energy": float(energies.sum()), "energies": energies, "forces": forces}
         if np.all(pbc):
             out["stress"] = virial / abs(np.linalg.det(cell))
