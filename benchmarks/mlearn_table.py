@@ -27,6 +27,7 @@ import numpy as np
 from linpot.config import load_config
 from linpot.fit import fit_potential
 from linpot.metrics import error_table, predict_dataset
+from linpot.plots import parity_plot
 from linpot.structures import read_datasets
 
 REPO = Path(__file__).resolve().parents[1]
@@ -64,32 +65,6 @@ def lennard_jones_reference(structures, cutoff):
     return run
 
 
-def parity_plot(element, ds, pred, path, title):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    n = ds.n_atoms
-    fig, axes = plt.subplots(1, 2, figsize=(8, 3.8))
-    types = np.array(ds.config_type)
-    for t in sorted(set(ds.config_type)):
-        m = types == t
-        axes[0].scatter(ds.energy[m] / n[m], pred["energy"][m] / n[m], s=12, label=t)
-        atom_mask = np.repeat(m & ds.has_forces, n)
-        axes[1].scatter(ds.forces[atom_mask].ravel(), pred["forces"][atom_mask].ravel(), s=2, alpha=0.5, label=t)
-    for ax, label in zip(axes, ("energy (eV/atom)", "force component (eV/Å)")):
-        lo, hi = ax.get_xlim()
-        ax.plot([lo, hi], [lo, hi], "k-", lw=0.6)
-        ax.set_xlabel(f"DFT {label}")
-        ax.set_ylabel(f"linpot {label}")
-    axes[0].legend(fontsize=7)
-    fig.suptitle(f"mlearn {element} test split, {title}")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-
-
 def run_element(element: str, recipe_name: str) -> dict:
     import ase.io
 
@@ -107,8 +82,8 @@ def run_element(element: str, recipe_name: str) -> dict:
     potential.save(out)
     pred = predict_dataset(potential, test)
     errors = error_table(test, pred)["overall"]
-    parity_plot(element, test, pred, REPO / "docs" / "img" / f"parity-{stem}.png",
-                f"{potential.model.descriptor.kind}, {potential.n_features} coefficients")
+    parity_plot(test, pred, REPO / "docs" / "img" / f"parity-{stem}.png",
+                f"mlearn {element} test split, {potential.model.descriptor.kind}, {potential.n_features} coefficients")
 
     frames = ase.io.read(config["data"]["test"][0], ":")
     ours = time_per_atom(lambda atoms: potential.predict_atoms(atoms), frames)

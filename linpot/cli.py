@@ -48,8 +48,10 @@ def _overrides(args) -> dict:
                                  ("stress", args.stress_weight)) if v is not None}
     if weights:
         out.setdefault("fit", {})["weights"] = weights
-    if args.seed is not None:
-        out.setdefault("fit", {})["seed"] = args.seed
+    for key, value in (("seed", args.seed), ("method", args.method), ("max_features", args.max_features),
+                       ("kfold", args.kfold)):
+        if value is not None:
+            out.setdefault("fit", {})[key] = value
     return out
 
 
@@ -68,8 +70,8 @@ def _write_stdout(text: str) -> None:
 
 def cmd_fit(args) -> int:
     from .config import apply_preset, load_config, merge
-    from .fit import fit_potential
-    from .metrics import error_table, format_error_table, predict_dataset
+    from .fit import dask_client, fit_potential, peak_memory_mb
+    from .metrics import error_table, format_error_table, format_fit_summary, predict_dataset
     from .potential import atomic_write_text
     from .structures import read_datasets
 
@@ -84,8 +86,11 @@ def cmd_fit(args) -> int:
     if not config["data"]["train"]:
         raise LinpotInputError("no training data: give --train FILE... or [data] train in the config")
     _check_output_path(args.output)
-    if args.report:
-        _check_output_path(args.report)
+    for extra in (args.report, args.parity):
+        if extra:
+            _check_output_path(extra)
+    if args.workers is not None and args.workers < 1:
+        raise LinpotInputError(f"--workers must be at least 1, got {args.workers}")
 
     t0 = time.perf_counter()
     train = read_datasets(config["data"]["train"])
@@ -100,26 +105,47 @@ def cmd_fit(args) -> int:
     read_s = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    potential, report = fit_potential(train, config)
+    client = dask_client(args.workers, args.scheduler)
+    try:
+        potential, report = fit_potential(train, config, client=client)
+    finally:
+        if client is not None:
+            cluster = client.cluster if args.workers else None
+            client.close()
+            if cluster is not None:
+                cluster.close()
     fit_s = time.perf_counter() - t0
-    log.info("fitted %d coefficients in %.1f s (design matrix %.1f s)", potential.n_features, fit_s,
-             report["times"]["design_matrix_s"])
+    log.info("fitted %d coefficients (%d nonzero) in %.1f s (design matrix %.1f s)", potential.n_features,
+             potential.n_nonzero, fit_s, report["times"]["design_matrix_s"])
 
-    tables = {}
+    tables, predictions = {}, {}
     t0 = time.perf_counter()
+    _write_stdout(format_fit_summary(report))
     for name, ds in (("train", train), ("test", test)):
         if ds is None:
             continue
-        tables[name] = error_table(ds, predict_dataset(potential, ds))
+        predictions[name] = predict_dataset(potential, ds)
+        tables[name] = error_table(ds, predictions[name])
         _write_stdout(format_error_table(tables[name], f"{name} errors ({', '.join(sorted(set(p for p, _ in ds.origin)))})"))
     eval_s = time.perf_counter() - t0
+    if args.parity:
+        from .plots import parity_plot
+
+        name = "test" if test is not None else "train"
+        parity_plot(test if test is not None else train, predictions[name], args.parity,
+                    f"{name} split, {potential.model.descriptor.kind}, {potential.n_nonzero} nonzero coefficients")
+        log.info("wrote %s", args.parity)
 
     if test is not None:
         potential.provenance["test_datasets"] = [{"path": p, "sha256": h} for p, h in sorted(test.file_hashes.items())]
     potential.save(args.output)
     log.info("wrote %s", args.output)
     if args.report:
+        report["peak_memory_mb"]["evaluate_peak_mb"] = peak_memory_mb()
         report.update({"errors": tables, "times": {**report["times"], "read_s": read_s, "fit_s": fit_s, "evaluate_s": eval_s},
+                       "datasets": {"train": [{"path": p, "sha256": h} for p, h in sorted(train.file_hashes.items())],
+                                    "test": [] if test is None else
+                                    [{"path": p, "sha256": h} for p, h in sorted(test.file_hashes.items())]},
                        "config": config, "linpot_version": __version__, "potential": os.path.abspath(args.output)})
         atomic_write_text(args.report, json.dumps(report, indent=1, default=float) + "\n")
         log.info("wrote %s", args.report)
@@ -133,11 +159,20 @@ def cmd_evaluate(args) -> int:
 
     potential = Potential.load(args.potential)
     ds = read_datasets(args.files)
-    table = error_table(ds, predict_dataset(potential, ds))
+    pred = predict_dataset(potential, ds)
+    table = error_table(ds, pred)
+    if args.uncertainty:
+        from .metrics import uncertainty_table
+
+        table["uncertainty"] = uncertainty_table(potential, ds, pred)
     if args.json:
         _write_stdout(json.dumps(table, indent=1))
     else:
         _write_stdout(format_error_table(table, f"errors of {args.potential} on {', '.join(args.files)}"))
+        if args.uncertainty:
+            from .metrics import format_uncertainty_table
+
+            _write_stdout(format_uncertainty_table(table["uncertainty"]))
     return 0
 
 
@@ -236,12 +271,21 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--force-weight", type=float, help="weight of force residuals, 1/(eV/Å)")
     fit.add_argument("--stress-weight", type=float, help="weight of stress residuals, 1/GPa")
     fit.add_argument("--seed", type=int, help="seed of the validation split")
+    fit.add_argument("--method", choices=["ridge", "lasso", "elastic-net", "omp", "lars", "bayes"],
+                     help="regression: dense ridge, compressed sensing (lasso, elastic-net, omp, lars) or Bayesian")
+    fit.add_argument("--max-features", type=int, help="sparse methods: at most this many nonzero coefficients")
+    fit.add_argument("--kfold", type=int, help="choose hyperparameters by k-fold cross-validation by structure")
+    fit.add_argument("--workers", type=int, help="compute the design matrix on a local dask cluster of N processes")
+    fit.add_argument("--scheduler", metavar="ADDRESS", help="compute the design matrix on this dask scheduler")
+    fit.add_argument("--parity", metavar="PLOT.png", help="write a parity plot (test split, else train)")
     fit.set_defaults(func=cmd_fit)
 
     ev = sub.add_parser("evaluate", help="errors of a potential on labelled structures")
     ev.add_argument("potential", metavar="POT")
     ev.add_argument("files", nargs="+", metavar="FILE")
     ev.add_argument("--json", action="store_true", help="print one JSON object")
+    ev.add_argument("--uncertainty", action="store_true",
+                    help="predicted standard deviations (Bayesian potentials) and their correlation with the errors")
     ev.set_defaults(func=cmd_evaluate)
 
     info = sub.add_parser("info", help="describe a potential file")

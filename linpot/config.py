@@ -19,9 +19,12 @@ A recipe looks like (``preset = "NAME"`` takes the descriptor and model of a pre
     degree = 3
 
     [fit]
-    method = "ridge"
+    method = "ridge"          # ridge | lasso | elastic-net | omp | lars | bayes
     alphas = [1e-10, 1e-8, 1e-6]                 # relative ridge strengths tried on validation
-    validation_fraction = 0.1
+    validation_fraction = 0.1                    # held-out structures per config_type ...
+    kfold = 0                                    # ... or k-fold cross-validation by structure (k >= 2)
+    max_features = 300                           # sparse methods: largest number of nonzero coefficients
+    l1_ratio = 0.5                               # elastic-net mix
     seed = 0
     weights = { energy = 10000.0, forces = 30.0, stress = 1.0 }  # 1/(eV/atom), 1/(eV/Å), 1/GPa
     config_type_weights = { Surface = 1.0 }
@@ -51,6 +54,9 @@ DEFAULT_CONFIG = {
         "method": "ridge",
         "alphas": [float(a) for a in np.logspace(-14, -2, 25)],
         "validation_fraction": 0.1,
+        "kfold": 0,
+        "max_features": None,
+        "l1_ratio": 0.5,
         "seed": 0,
         "weights": {"energy": 10000.0, "forces": 30.0, "stress": 1.0},
         "config_type_weights": {},

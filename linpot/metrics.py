@@ -82,3 +82,76 @@ def format_error_table(table: dict, title: str = "") -> str:
             f"{fmt(s['stress_mae'], '8.3f')}"
         )
     return "\n".join(lines)
+
+
+def format_fit_summary(report: dict) -> str:
+    """A short text table of a fit: method, chosen hyperparameters, held-out errors, times and memory."""
+    chosen = ", ".join(f"{k} {v:.3g}" if isinstance(v, float) else f"{k} {v}" for k, v in report.get("chosen", {}).items())
+    lines = [f"fit: {report['method']} ({chosen}); {report['n_nonzero']} of {report['n_coefficients']} coefficients nonzero"]
+    curve = report.get("validation_curve") or []
+    if curve:
+        best = min(curve, key=lambda c: c.get("loss", 0.0)) if "loss" in curve[0] else curve[0]
+        held = "k-fold" if report.get("kfold", 0) >= 2 else f"{report['n_validation']} validation structures"
+        parts = []
+        for q, scale, unit, spec in (("energy", 1000.0, "meV/atom", ".3f"), ("forces", 1.0, "eV/Å", ".4f"),
+                                     ("stress", 1.0, "GPa", ".3f")):
+            v = best.get(f"{q}_rmse")
+            if v is not None:
+                parts.append(f"{q} {v * scale:{spec}} {unit}")
+        lines.append(f"held-out RMSE ({held}, fitted without them): " + ", ".join(parts))
+    times = report.get("times", {})
+    mem = report.get("peak_memory_mb", {})
+    lines.append("stages: " + ", ".join(f"{k[:-2].replace('_', ' ')} {v:.1f} s" for k, v in times.items())
+                 + (f"; peak memory {max(mem.values()):.0f} MB" if mem else ""))
+    return "\n".join(lines)
+
+
+def uncertainty_table(potential, ds, pred: dict) -> dict:
+    """Predicted standard deviation of the energy per atom of each structure against its actual error.
+
+    Returns overall and per-config_type mean predicted std and RMSE (meV/atom), the Pearson and
+    Spearman correlations of std with |error|, the fraction of errors within 1 and 2 std, and the
+    mean per-atom energy std (meV)."""
+    from scipy.stats import pearsonr, spearmanr
+
+    n = len(ds)
+    std = np.zeros(n)
+    atomic = np.zeros(n)
+    for k in range(n):
+        s = ds.atom_slice(k)
+        u = potential.predict_uncertainty(ds.positions[s], ds.numbers[s], ds.cells[k], ds.pbc[k])
+        std[k] = u["energy_std"]
+        atomic[k] = float(np.mean(u["atomic_energy_std"]))
+    err = (pred["energy"] - ds.energy) / ds.n_atoms
+
+    def summary(mask):
+        m = mask & ds.has_energy
+        out = {"n_structures": int(m.sum()), "mean_std": float(1000 * std[m].mean()) if m.any() else None,
+               "energy_rmse": float(1000 * np.sqrt(np.mean(err[m] ** 2))) if m.any() else None,
+               "mean_atomic_std": float(1000 * atomic[mask].mean()) if mask.any() else None,
+               "within_1std": float(np.mean(np.abs(err[m]) <= std[m])) if m.any() else None,
+               "within_2std": float(np.mean(np.abs(err[m]) <= 2 * std[m])) if m.any() else None,
+               "pearson": None, "spearman": None}
+        if m.sum() >= 3 and np.ptp(std[m]) > 0 and np.ptp(np.abs(err[m])) > 0:
+            out["pearson"] = float(pearsonr(std[m], np.abs(err[m]))[0])
+            out["spearman"] = float(spearmanr(std[m], np.abs(err[m]))[0])
+        return out
+
+    types = np.array(ds.config_type)
+    return {"overall": summary(np.ones(n, dtype=bool)),
+            "by_config_type": {str(t): summary(types == t) for t in sorted(set(ds.config_type))},
+            "energy_std": (1000 * std).tolist()}
+
+
+def format_uncertainty_table(table: dict) -> str:
+    def fmt(v, spec):
+        return f"{v:{spec}}" if v is not None else "-".rjust(int(spec.split(".")[0]))
+
+    lines = ["predicted uncertainty of the energy per atom (meV/atom) against the actual error",
+             f"{'config_type':<20} {'n':>5} {'mean std':>9} {'E rmse':>8} {'in 1std':>8} {'in 2std':>8} "
+             f"{'pearson':>8} {'spearman':>8} {'atom std':>9}"]
+    for name, s in [("overall", table["overall"])] + list(table["by_config_type"].items()):
+        lines.append(f"{name[:20]:<20} {s['n_structures']:>5} {fmt(s['mean_std'], '9.3f')} {fmt(s['energy_rmse'], '8.3f')} "
+                     f"{fmt(s['within_1std'], '8.2f')} {fmt(s['within_2std'], '8.2f')} {fmt(s['pearson'], '8.2f')} "
+                     f"{fmt(s['spearman'], '8.2f')} {fmt(s['mean_atomic_std'], '9.3f')}")
+    return "\n".join(lines)

@@ -7,7 +7,13 @@ A potential file is one JSON document (never pickle: loading executes nothing fr
      "model": {model spec, including the descriptor spec},
      "coefficients": [[...] per element], "n_features": ..., "n_nonzero": ...,
      "provenance": {"datasets": [{"path", "sha256", "n_structures"}], "fit": {...}},
+     "uncertainty": {...},       # Bayesian fits only, see below
      "checksum": "sha256:<hex>"}
+
+``uncertainty`` (``linpot fit --method bayes``): ``noise_variance`` per quantity ((eV/atom)^2,
+(eV/Å)^2, GPa^2) and ``covariance``, the posterior covariance of the coefficients (original
+units, in the order of the flattened ``coefficients``), stored as its upper triangle (row by
+row) of little-endian float64 in base64 (``encoding`` says so).
 
 The checksum is the SHA-256 of the canonical JSON (sorted keys, compact) of everything else, so a
 truncated or edited file is refused. Floats are written with ``repr`` precision: a file
@@ -16,6 +22,7 @@ round-trips exactly.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import os
@@ -60,10 +67,45 @@ def atomic_write_text(path, text: str) -> None:
 class Potential:
     """A model plus its fitted coefficients and metadata."""
 
-    def __init__(self, model, coefficients, provenance: dict | None = None):
+    def __init__(self, model, coefficients, provenance: dict | None = None, uncertainty: dict | None = None):
         self.model = model
         self.coefficients = np.asarray(coefficients, dtype=float).reshape(len(model.elements), 1 + model.n_terms)
         self.provenance = dict(provenance or {})
+        # {"covariance": (n, n) array, "noise_variance": {quantity: variance or None}} or None
+        self.uncertainty = uncertainty
+
+    def predict_uncertainty(self, positions, numbers, cell, pbc) -> dict:
+        """Predictive standard deviations of a Bayesian potential.
+
+        ``atomic_energy_std`` (n_atoms, eV): from the posterior of the coefficients, per atom;
+        ``energy_std`` (eV/atom): of the energy per atom of the structure, posterior plus the
+        fitted label noise."""
+        if self.uncertainty is None:
+            raise LinpotInputError("this potential has no uncertainty model (fit it with --method bayes)")
+        rows = self.model.atomic_rows(positions, numbers, cell, pbc)
+        cov = self.uncertainty["covariance"]
+        atomic_var = np.einsum("ij,jk,ik->i", rows, cov, rows)
+        x = rows.mean(axis=0)
+        noise = self.uncertainty["noise_variance"].get("energy") or 0.0
+        return {"atomic_energy_std": np.sqrt(np.clip(atomic_var, 0.0, None)),
+                "energy_std": float(np.sqrt(max(float(x @ cov @ x), 0.0) + noise))}
+
+    def _uncertainty_payload(self):
+        cov = np.asarray(self.uncertainty["covariance"], dtype="<f8")
+        upper = cov[np.triu_indices(len(cov))]
+        return {"noise_variance": dict(self.uncertainty["noise_variance"]), "encoding": "base64 float64 little-endian upper triangle",
+                "n": int(len(cov)), "covariance": base64.b64encode(upper.tobytes()).decode("ascii")}
+
+    @staticmethod
+    def _uncertainty_from_payload(payload: dict) -> dict:
+        n = int(payload["n"])
+        upper = np.frombuffer(base64.b64decode(payload["covariance"], validate=True), dtype="<f8")
+        if len(upper) != n * (n + 1) // 2:
+            raise ValueError(f"covariance has {len(upper)} values, expected {n * (n + 1) // 2}")
+        cov = np.zeros((n, n))
+        cov[np.triu_indices(n)] = upper
+        cov = cov + np.triu(cov, 1).T
+        return {"covariance": cov, "noise_variance": dict(payload["noise_variance"])}
 
     @property
     def elements(self) -> list[str]:
@@ -110,6 +152,8 @@ class Potential:
             "n_nonzero": self.n_nonzero,
             "provenance": self.provenance,
         }
+        if self.uncertainty is not None:
+            payload["uncertainty"] = self._uncertainty_payload()
         payload["checksum"] = "sha256:" + hashlib.sha256(_canonical(payload)).hexdigest()
         return payload
 
@@ -129,10 +173,13 @@ class Potential:
             raise PotentialFileError("checksum mismatch: the file is corrupted or was edited", path)
         try:
             model = model_from_spec(payload["model"])
-            pot = cls(model, payload["coefficients"], payload.get("provenance"))
+            uncertainty = cls._uncertainty_from_payload(payload["uncertainty"]) if "uncertainty" in payload else None
+            pot = cls(model, payload["coefficients"], payload.get("provenance"), uncertainty)
+            if uncertainty is not None and uncertainty["covariance"].shape != (pot.n_features, pot.n_features):
+                raise ValueError("covariance does not match the number of coefficients")
         except LinpotInputError as exc:
             raise PotentialFileError(f"invalid model: {exc.reason}", path) from None
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, base64.binascii.Error) as exc:
             raise PotentialFileError(f"invalid potential content ({type(exc).__name__}: {exc})", path) from None
         if pot.elements != payload.get("elements"):
             raise PotentialFileError("elements disagree with the descriptor's elements", path)

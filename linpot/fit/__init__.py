@@ -1,12 +1,20 @@
 """Fitting: design rows streamed into normal equations, then regression.
 
 :func:`fit_potential` is the whole pipeline from a training :class:`~linpot.structures.Dataset`
-to a :class:`~linpot.potential.Potential`.
+to a :class:`~linpot.potential.Potential`: build and standardise the model, accumulate the
+normal equations per (validation part, config_type) -- serially or on a dask cluster --, weight
+and combine them, choose the hyperparameters on held-out structures, refit on all of them.
+
+Methods (``[fit] method``): ``ridge`` (dense, regularisation path), ``lasso``, ``elastic-net``,
+``omp``, ``lars`` (compressed sensing, :mod:`linpot.fit.sparse`) and ``bayes`` (evidence-maximised
+Bayesian regression with a posterior covariance, :mod:`linpot.fit.bayes`).
 """
 
 from __future__ import annotations
 
 import logging
+import resource
+import sys
 import time
 
 import numpy as np
@@ -16,30 +24,26 @@ from ..descriptors import descriptor_from_spec
 from ..errors import LinpotInputError
 from ..models import model_from_spec
 from ..potential import Potential
+from .accumulate import accumulate_normal_equations, dask_client
+from .bayes import BayesianRegression
 from .normal_equations import NormalEquations
 from .ridge import RidgePath, RidgeRegression, ridge_solve
+from .selection import kfold_assignment, select_and_fit, validation_split
+from .sparse import SPARSE_METHODS, SparseRegression
 
 log = logging.getLogger(__name__)
 
-__all__ = ["NormalEquations", "RidgePath", "RidgeRegression", "ridge_solve", "fit_potential", "validation_split",
-           "accumulate_normal_equations", "build_model"]
+METHODS = ("ridge", *SPARSE_METHODS, "bayes")
+
+__all__ = ["METHODS", "NormalEquations", "RidgePath", "RidgeRegression", "SparseRegression", "BayesianRegression",
+           "ridge_solve", "fit_potential", "validation_split", "kfold_assignment", "select_and_fit",
+           "accumulate_normal_equations", "dask_client", "build_model", "peak_memory_mb"]
 
 
-def validation_split(config_types: list[str], fraction: float, seed: int) -> np.ndarray:
-    """Boolean mask of validation structures: a ``fraction`` of each config_type, chosen at random
-    (seeded). Split by structure, never by row; a config_type with one structure stays in the fit."""
-    rng = np.random.default_rng(seed)
-    types = np.array(config_types)
-    mask = np.zeros(len(types), dtype=bool)
-    if fraction <= 0:
-        return mask
-    for t in sorted(set(config_types)):
-        idx = np.nonzero(types == t)[0]
-        n_val = int(round(fraction * len(idx)))
-        if len(idx) < 2 or n_val == 0:
-            continue
-        mask[rng.choice(idx, size=min(n_val, len(idx) - 1), replace=False)] = True
-    return mask
+def peak_memory_mb() -> float:
+    """Peak resident memory of this process so far (MB)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 1024.0**2 if sys.platform == "darwin" else peak / 1024.0
 
 
 def build_model(config: dict, elements: list[str]):
@@ -57,71 +61,165 @@ def _standardisation(model, ds, max_structures: int = 64):
     blocks = []
     for k in pick:
         s = ds.atom_slice(k)
-        blocks.append(model.descriptor.compute(ds.positions[s], ds.numbers[s], ds.cells[k], ds.pbc[k]).G)
+        try:
+            G, _ = model.descriptor.features(ds.positions[s], ds.numbers[s], ds.cells[k], ds.pbc[k])
+        except LinpotInputError as exc:
+            path, index = ds.origin[k]
+            raise LinpotInputError(exc.reason, path, index) from None
+        blocks.append(G)
     G = np.concatenate(blocks)
     return G.mean(axis=0), G.std(axis=0)
 
 
-def accumulate_normal_equations(model, ds, groups: np.ndarray, n_groups: int, config_type_weights: dict):
-    """Stream every structure's rows into ``n_groups`` sets of normal equations (``groups[k]``)."""
-    equations = [NormalEquations(model.n_coefficients) for _ in range(n_groups)]
-    for k in range(len(ds)):
-        s = ds.atom_slice(k)
-        try:
-            rows = model.design_rows(ds.positions[s], ds.numbers[s], ds.cells[k], ds.pbc[k])
-        except LinpotInputError as exc:
-            path, index = ds.origin[k]
-            raise LinpotInputError(exc.reason, path, index) from None
-        weight = float(config_type_weights.get(ds.config_type[k], 1.0)) ** 2
-        equations[groups[k]].add_structure(
-            rows, s.stop - s.start,
-            energy=ds.energy[k] if ds.has_energy[k] else None,
-            forces=ds.forces[s] if ds.has_forces[k] else None,
-            stress=ds.stress[k] if ds.has_stress[k] else None,
-            weight=weight,
-        )
-    return equations
+def make_estimator(fit_cfg: dict, model):
+    method = fit_cfg.get("method", "ridge")
+    if method == "ridge":
+        return RidgeRegression(alphas=fit_cfg["alphas"], unpenalised=model.constant_columns())
+    if method in SPARSE_METHODS:
+        return SparseRegression(method, max_features=fit_cfg.get("max_features"), l1_ratio=fit_cfg.get("l1_ratio", 0.5),
+                                unpenalised=model.constant_columns())
+    if method == "bayes":
+        return BayesianRegression(unpenalised=model.constant_columns())
+    raise LinpotInputError(f"unknown fit method {method!r} (known: {', '.join(METHODS)})")
 
 
-def fit_potential(train, config: dict) -> tuple[Potential, dict]:
-    """Fit a potential on ``train`` with ``config`` (see :mod:`linpot.config`); returns it and a report."""
+def _weighted_parts(parts: list[NormalEquations], n_parts: int, types: list[str], type_weights: dict):
+    """Per validation part, the normal equations of all config_types with their weights squared."""
+    out = []
+    for k in range(n_parts):
+        eq = NormalEquations(parts[0].n_cols)
+        for t, name in enumerate(types):
+            eq.add_scaled(parts[k * len(types) + t], float(type_weights.get(name, 1.0)) ** 2)
+        out.append(eq)
+    return out
+
+
+def _sum(equations: list[NormalEquations], n_cols: int) -> NormalEquations:
+    total = NormalEquations(n_cols)
+    for eq in equations:
+        total += eq
+    return total
+
+
+def fit_potential(train, config: dict, client=None) -> tuple[Potential, dict]:
+    """Fit a potential on ``train`` with ``config`` (see :mod:`linpot.config`); returns it and a report.
+
+    ``client``: a ``dask.distributed.Client`` to compute the design matrix on (optional)."""
     if len(train) == 0:
         raise LinpotInputError("training dataset is empty")
     fit_cfg = config["fit"]
-    if fit_cfg.get("method", "ridge") != "ridge":
-        raise LinpotInputError(f"unknown fit method {fit_cfg['method']!r} (this version has: ridge)")
+    method = fit_cfg.get("method", "ridge")
     elements = config.get("elements") or train.elements
-    times = {}
+    times, memory = {}, {}
     t0 = time.perf_counter()
     model = build_model(config, elements)
+    estimator = make_estimator(fit_cfg, model)
     mean, scale = _standardisation(model, train)
     model.standardise(mean, scale)
     times["standardisation_s"] = time.perf_counter() - t0
+    memory["standardisation_peak_mb"] = peak_memory_mb()
 
-    is_val = validation_split(train.config_type, float(fit_cfg["validation_fraction"]), int(fit_cfg["seed"]))
-    log.info("model: %s, %d coefficients; %d fit + %d validation structures",
-             model.kind, model.n_coefficients, int((~is_val).sum()), int(is_val.sum()))
+    types = sorted(set(train.config_type))
+    type_index = np.array([types.index(t) for t in train.config_type], dtype=np.int64)
+    kfold = int(fit_cfg.get("kfold", 0) or 0)
+    seed = int(fit_cfg["seed"])
+    if kfold >= 2:
+        if kfold > len(train):
+            raise LinpotInputError(f"kfold = {kfold} needs at least {kfold} training structures, got {len(train)}")
+        part = kfold_assignment(train.config_type, kfold, seed)
+        n_parts = kfold
+        log.info("model: %s, %d coefficients; %d-fold cross-validation by structure on %d structures",
+                 model.kind, model.n_coefficients, kfold, len(train))
+    else:
+        part = validation_split(train.config_type, float(fit_cfg["validation_fraction"]), seed).astype(np.int64)
+        n_parts = 2
+        log.info("model: %s, %d coefficients; %d fit + %d validation structures",
+                 model.kind, model.n_coefficients, int((part == 0).sum()), int((part == 1).sum()))
+
     t0 = time.perf_counter()
-    fit_eq, val_eq = accumulate_normal_equations(model, train, is_val.astype(int), 2, fit_cfg["config_type_weights"])
+    raw = accumulate_normal_equations(model, train, part * len(types) + type_index, n_parts * len(types), client=client)
     times["design_matrix_s"] = time.perf_counter() - t0
+    memory["design_matrix_peak_mb"] = peak_memory_mb()
 
     t0 = time.perf_counter()
     weights = dict(fit_cfg["weights"])
-    ridge = RidgeRegression(alphas=fit_cfg["alphas"], weights=weights, unpenalised=model.constant_columns())
-    ridge.fit(fit_eq, val_eq)
+    type_weights = dict(fit_cfg["config_type_weights"])
+    parts = _weighted_parts(raw, n_parts, types, type_weights)
+    total = _sum(parts, model.n_coefficients)
+    if kfold >= 2:
+        folds = [(_sum([p for j, p in enumerate(parts) if j != k], model.n_coefficients), parts[k]) for k in range(kfold)]
+    else:
+        folds = [(parts[0], parts[1])] if parts[1].n_structures > 0 else []
+    chosen, curve = {}, []
+    if method == "bayes":
+        estimator.fit(total, weights)
+        coef = estimator.coef_
+        chosen = {"alpha": estimator.alpha_, "beta": estimator.beta_, "n_iter": estimator.n_iter_}
+        if folds:
+            # Held-out errors of the same Bayesian fit made without the held-out structures.
+            held = BayesianRegression(unpenalised=model.constant_columns()).fit(folds[0][0], weights)
+            curve = [{**chosen, **{f"{q}_rmse": v for q, v in folds[0][1].rmse(held.coef_).items()}}]
+    elif folds:
+        max_nonzero = fit_cfg.get("max_features") if method in SPARSE_METHODS else None
+        if max_nonzero is not None and int(max_nonzero) <= len(model.constant_columns()):
+            raise LinpotInputError(f"max_features must exceed the {len(model.constant_columns())} per-element "
+                                   f"constant(s), got {max_nonzero}")
+        chosen, coef, curve, fold_coefs = select_and_fit(estimator, folds, total, weights, max_nonzero)
+        estimator.set_choice(chosen, coef)
+    else:
+        if method != "ridge":
+            raise LinpotInputError(f"fit method {method!r} needs held-out structures to choose its sparsity: "
+                                   "set validation_fraction > 0 or kfold >= 2")
+        alphas = estimator.alphas
+        alpha = float(alphas[0] if len(alphas) == 1 else np.median(alphas))
+        coef = RidgePath(*total.combined(weights)[:2], model.constant_columns()).solve(alpha)
+        chosen = {"alpha": alpha}
     times["solve_s"] = time.perf_counter() - t0
-    log.info("ridge: alpha = %.3g chosen on %d validation structures", ridge.alpha_, int(is_val.sum()))
+    memory["solve_peak_mb"] = peak_memory_mb()
+    log.info("%s: %s chosen on %s; %d of %d coefficients nonzero", method,
+             ", ".join(f"{k} = {v:.3g}" for k, v in chosen.items()),
+             f"{kfold} folds" if kfold >= 2 else f"{int((part == 1).sum())} validation structures",
+             int(np.count_nonzero(coef)), len(coef))
 
+    validation_by_type = {}
+    if folds and method != "bayes":
+        # Validation errors per config_type of the chosen candidate fitted without the held-out structures.
+        for k, w in enumerate(fold_coefs):
+            val_part = k if kfold >= 2 else 1
+            for t, name in enumerate(types):
+                eq = raw[val_part * len(types) + t]
+                if eq.n_structures:
+                    entry = validation_by_type.setdefault(name, {"sse": {}, "n": {}, "n_structures": 0})
+                    entry["n_structures"] += eq.n_structures
+                    for q, v in eq.sse(w).items():
+                        entry["sse"][q] = entry["sse"].get(q, 0.0) + v
+                        entry["n"][q] = entry["n"].get(q, 0) + eq.n_rows[q]
+        validation_by_type = {name: {"n_structures": e["n_structures"],
+                                     **{f"{q}_rmse": (float(np.sqrt(e["sse"][q] / e["n"][q])) if e["n"][q] else None)
+                                        for q in e["sse"]}}
+                              for name, e in validation_by_type.items()}
+
+    fit_record = {"method": method, **chosen, "weights": weights, "config_type_weights": type_weights, "seed": seed}
+    if kfold >= 2:
+        fit_record["kfold"] = kfold
+    else:
+        fit_record["validation_fraction"] = float(fit_cfg["validation_fraction"])
+    if fit_cfg.get("max_features") is not None and method in SPARSE_METHODS:
+        fit_record["max_features"] = int(fit_cfg["max_features"])
     provenance = {
         "linpot_version": __version__,
         "datasets": [{"path": p, "sha256": h} for p, h in sorted(train.file_hashes.items())],
         "n_structures": len(train),
         "n_atoms": int(train.offsets[-1]),
-        "fit": {"method": "ridge", "alpha": ridge.alpha_, "weights": weights,
-                "config_type_weights": dict(fit_cfg["config_type_weights"]),
-                "validation_fraction": float(fit_cfg["validation_fraction"]), "seed": int(fit_cfg["seed"])},
+        "fit": fit_record,
     }
-    potential = Potential(model, ridge.coef_, provenance)
-    report = {"alpha": ridge.alpha_, "validation_curve": ridge.validation_curve_, "times": times,
-              "n_coefficients": model.n_coefficients, "n_validation": int(is_val.sum())}
+    uncertainty = None
+    if method == "bayes":
+        uncertainty = {"covariance": estimator.covariance_, "noise_variance": estimator.noise_variance_}
+    potential = Potential(model, coef, provenance, uncertainty=uncertainty)
+    report = {"method": method, "chosen": chosen, "alpha": chosen.get("alpha"), "validation_curve": curve,
+              "validation_by_config_type": validation_by_type, "times": times, "peak_memory_mb": memory,
+              "n_coefficients": model.n_coefficients, "n_nonzero": int(np.count_nonzero(coef)),
+              "n_validation": int((part == 1).sum()) if kfold < 2 else len(train), "kfold": kfold,
+              "dask_workers": len(client.scheduler_info()["workers"]) if client is not None else 0}
     return potential, report

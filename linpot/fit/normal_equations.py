@@ -51,10 +51,14 @@ class NormalEquations:
         self.n_structures += 1
 
     def __iadd__(self, other: "NormalEquations") -> "NormalEquations":
+        return self.add_scaled(other, 1.0)
+
+    def add_scaled(self, other: "NormalEquations", weight: float) -> "NormalEquations":
+        """Add ``weight`` times ``other`` (a config_type weight squared, applied after accumulation)."""
         for q in QUANTITIES:
-            self.A[q] += other.A[q]
-            self.b[q] += other.b[q]
-            self.yy[q] += other.yy[q]
+            self.A[q] += weight * other.A[q]
+            self.b[q] += weight * other.b[q]
+            self.yy[q] += weight * other.yy[q]
             self.n_rows[q] += other.n_rows[q]
         self.n_structures += other.n_structures
         return self
@@ -70,6 +74,12 @@ class NormalEquations:
             b += w2 * self.b[q]
             yy += w2 * self.yy[q]
         return A, b, yy
+
+    def sse(self, coefficients: np.ndarray) -> dict:
+        """Sum of squared residuals per quantity (quantities without rows left out)."""
+        c = coefficients
+        return {q: max(float(c @ self.A[q] @ c - 2.0 * c @ self.b[q] + self.yy[q]), 0.0)
+                for q in QUANTITIES if self.n_rows[q]}
 
     def rmse(self, coefficients: np.ndarray) -> dict:
         """Weighted RMSE per quantity from the normal equations alone (eV/atom, eV/Å, GPa); None if no rows."""

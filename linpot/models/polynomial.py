@@ -18,7 +18,7 @@ import numpy as np
 
 from ..descriptors import descriptor_from_spec
 from ..errors import LinpotInputError
-from ..kernels.polynomial import polynomial_design_rows, polynomial_energy_gradient
+from ..kernels.polynomial import polynomial_design_rows, polynomial_energy_gradient, polynomial_features
 
 
 @dataclass
@@ -130,6 +130,18 @@ class PolynomialModel:
         if np.all(pbc):
             stress = w_rows / abs(np.linalg.det(cell))
         return StructureRows(energy=e_row, forces=f_rows.reshape(-1, self.n_coefficients), stress=stress)
+
+    def atomic_rows(self, positions, numbers, cell, pbc) -> np.ndarray:
+        """Design rows of the atomic energies (``n_atoms, n_coefficients``): atom i's energy is
+        ``rows[i] @ coefficients`` (its species' block holds 1 and the monomials, the rest zero)."""
+        G_raw, context = self.descriptor.features(positions, numbers, cell, pbc)
+        phi = polynomial_features((G_raw - self.feature_mean) / self.feature_scale, self.terms)
+        width = 1 + self.n_terms
+        rows = np.zeros((len(phi), self.n_coefficients))
+        for i, s in enumerate(context.species):
+            rows[i, s * width] = 1.0
+            rows[i, s * width + 1:(s + 1) * width] = phi[i]
+        return rows
 
     def predict(self, coefficients: np.ndarray, positions, numbers, cell, pbc) -> dict:
         """Energy (eV), per-atom energies, forces (eV/Å) and stress (eV/Å^3, Voigt; periodic only)."""
