@@ -10,7 +10,7 @@ scores it on the test split, and times the evaluation of the test set against AS
 Lennard-Jones calculator in the same process (a ratio, so the number means something on another
 machine). Rewrites the table between the markers ``<!-- mlearn-<recipe>:begin/end -->`` in
 ``docs/benchmarks.md`` and draws parity plots into ``docs/img/``.
-Needs matplotlib (``pip install -e ".[plots]"``).
+Parity plots use matplotlib (a linpot dependency).
 """
 
 from __future__ import annotations

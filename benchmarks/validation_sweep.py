@@ -3,7 +3,7 @@
     python benchmarks/validation_sweep.py data/mlearn/Cu/train.xyz --grid benchmarks/grids/invariants.toml
 
 The training structures are split once (10 % of each config_type, seeded) into fit and
-validation parts; for each descriptor in the grid the normal equations of both parts are
+validation parts, or with ``--kfold K`` into K folds (each held out in turn, errors pooled); for each descriptor in the grid the normal equations of both parts are
 accumulated once, then every weight setting is solved (ridge strength chosen on the validation
 loss, as `linpot fit` does) and its validation RMSEs are printed. The test split is never read.
 """
@@ -25,6 +25,7 @@ from linpot.fit import (
     _standardisation,
     accumulate_normal_equations,
     build_model,
+    kfold_assignment,
     select_and_fit,
     validation_split,
 )
@@ -40,13 +41,18 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("train", nargs="+")
     parser.add_argument("--grid", required=True, help="TOML with [[descriptor]] tables and weights = [[wE, wF, wS], ...]")
+    parser.add_argument("--kfold", type=int, default=0, help="k-fold cross-validation by structure instead of one 10 %% split")
     args = parser.parse_args()
     with open(args.grid, "rb") as fh:
         grid = tomllib.load(fh)
     train = read_datasets(args.train)
     base = load_config()
-    is_val = validation_split(train.config_type, 0.1, 0)
-    print(f"# {len(train)} structures, {int(is_val.sum())} for validation; RMSE in meV/atom, eV/Å, GPa", flush=True)
+    if args.kfold >= 2:
+        part, n_parts = kfold_assignment(train.config_type, args.kfold, 0), args.kfold
+        print(f"# {len(train)} structures, {args.kfold}-fold cross-validation; RMSE in meV/atom, eV/Å, GPa", flush=True)
+    else:
+        part, n_parts = validation_split(train.config_type, 0.1, 0).astype(int), 2
+        print(f"# {len(train)} structures, {int(part.sum())} for validation; RMSE in meV/atom, eV/Å, GPa", flush=True)
     for entry in grid["descriptor"]:
         config = merge(base, {"descriptor": entry["descriptor"], "model": entry["model"]})
         config["descriptor"] = entry["descriptor"]
@@ -55,15 +61,24 @@ def main():
         t0 = time.perf_counter()
         types = sorted(set(train.config_type))
         type_index = np.array([types.index(t) for t in train.config_type])
-        parts = accumulate_normal_equations(model, train, is_val.astype(int) * len(types) + type_index, 2 * len(types))
+        parts = accumulate_normal_equations(model, train, part * len(types) + type_index, n_parts * len(types))
         seconds = time.perf_counter() - t0
         for (w_e, w_f, w_s), type_weights in itertools.product(grid["weights"], grid.get("config_type_weights", [{}])):
-            fit_eq, val_eq = NormalEquations(model.n_coefficients), NormalEquations(model.n_coefficients)
-            for k, t in enumerate(types):
-                fit_eq.add_scaled(parts[k], float(type_weights.get(t, 1.0)) ** 2)
-                val_eq += parts[len(types) + k]
+            # Fit parts carry the config_type weights; held-out parts are scored unweighted, so
+            # every setting is judged on the same loss.
+            folds = []
+            held_out = range(n_parts) if n_parts > 2 else [1]
+            for k in held_out:
+                fit_eq, val_eq = NormalEquations(model.n_coefficients), NormalEquations(model.n_coefficients)
+                for j in range(n_parts):
+                    for t, name in enumerate(types):
+                        if j == k:
+                            val_eq += parts[j * len(types) + t]
+                        else:
+                            fit_eq.add_scaled(parts[j * len(types) + t], float(type_weights.get(name, 1.0)) ** 2)
+                folds.append((fit_eq, val_eq))
             ridge = RidgeRegression(base["fit"]["alphas"], model.constant_columns())
-            label, _, curve, _ = select_and_fit(ridge, [(fit_eq, val_eq)], fit_eq,
+            label, _, curve, _ = select_and_fit(ridge, folds, folds[0][0],
                                                 {"energy": w_e, "forces": w_f, "stress": w_s})
             best = min(curve, key=lambda c: c["loss"])
             fmt = lambda v, scale, spec: "-" if v is None else format(v * scale, spec)
