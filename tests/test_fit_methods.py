@@ -82,16 +82,16 @@ def test_bayesian_regression_matches_scikit_learn_and_direct_posterior():
     ours = BayesianRegression(tol=1e-12).fit_equations(X.T @ X, X.T @ y, float(y @ y), len(y))
     ref = BayesianRidge(fit_intercept=False, max_iter=10000, tol=1e-14, alpha_1=0.0, alpha_2=0.0,
                         lambda_1=0.0, lambda_2=0.0, alpha_init=1.0 / np.var(y), lambda_init=1.0).fit(X, y)
-    np.testing.assert_allclose(ours.beta_, ref.alpha_, rtol=1e-6)
+    np.testing.assert_allclose(ours.beta_["weighted"], ref.alpha_, rtol=1e-6)
     np.testing.assert_allclose(ours.alpha_, ref.lambda_, rtol=1e-6)
     np.testing.assert_allclose(ours.coef_, ref.coef_, rtol=1e-6, atol=1e-9)
     X_new = rng.normal(size=(5, 8))
     _, std = ref.predict(X_new, return_std=True)
-    ours_std = np.sqrt(ours.predictive_variance(X_new, "energy"))
+    ours_std = np.sqrt(ours.predictive_variance(X_new) + 1.0 / ours.beta_["weighted"])
     np.testing.assert_allclose(ours_std, std, rtol=1e-6)
     # and directly: Sigma = (beta X^T X + alpha I)^-1, var = x Sigma x + 1/beta
-    Sigma = np.linalg.inv(ours.beta_ * X.T @ X + ours.alpha_ * np.eye(8))
-    direct = np.einsum("ij,jk,ik->i", X_new, Sigma, X_new) + 1.0 / ours.beta_
+    Sigma = np.linalg.inv(ours.beta_["weighted"] * X.T @ X + ours.alpha_ * np.eye(8))
+    direct = np.einsum("ij,jk,ik->i", X_new, Sigma, X_new) + 1.0 / ours.beta_["weighted"]
     np.testing.assert_allclose(ours_std**2, direct, rtol=1e-10)
 
 
@@ -104,11 +104,11 @@ def test_bayesian_constant_column_has_flat_prior():
     bayes = BayesianRegression(unpenalised=[0]).fit_equations(A, b, float(y @ y), len(y))
     d = np.sqrt(np.diag(A))
     P = np.diag(np.r_[0.0, np.ones(6)] * d**2)
-    direct = np.linalg.solve(A + bayes.alpha_ / bayes.beta_ * P, b)
+    direct = np.linalg.solve(A + bayes.alpha_ / bayes.beta_["weighted"] * P, b)
     np.testing.assert_allclose(bayes.coef_, direct, rtol=1e-8)
     assert abs(bayes.coef_[0] - 5.0) < 0.1
     # posterior covariance is the inverse of the posterior precision, in original units
-    direct_cov = np.linalg.inv(bayes.beta_ * A + bayes.alpha_ * P)
+    direct_cov = np.linalg.inv(bayes.beta_["weighted"] * A + bayes.alpha_ * P)
     np.testing.assert_allclose(bayes.covariance_, direct_cov, rtol=1e-7, atol=1e-14)
 
 
@@ -267,3 +267,24 @@ def test_uncertainty_of_a_non_bayesian_potential_is_a_clear_error(small_cu, tmp_
     assert main(["evaluate", str(pot), str(test), "--uncertainty"]) == 2
     err = capsys.readouterr().err
     assert "no uncertainty model" in err and "Traceback" not in err
+
+
+def test_bayesian_estimates_one_noise_level_per_quantity():
+    """Two kinds of labels of one linear model with noise 0.01 and 0.3: each noise level is
+    recovered, and the posterior is the inverse of sum_q beta_q X_q^T X_q + alpha P."""
+    rng = np.random.default_rng(11)
+    w = rng.normal(size=6)
+    XE, XF = rng.normal(size=(300, 6)), rng.normal(size=(3000, 6))
+    yE, yF = XE @ w + 0.01 * rng.normal(size=300), XF @ w + 0.3 * rng.normal(size=3000)
+    eq = NormalEquations(6)
+    eq.add_rows("energy", XE, yE)
+    eq.add_rows("forces", XF, yF)
+    weights = {"energy": 3.0, "forces": 1.0}  # deliberately not the precision ratio (30)
+    bayes = BayesianRegression().fit(eq, weights)
+    assert abs(np.sqrt(bayes.noise_variance_["energy"]) / 0.01 - 1) < 0.1
+    assert abs(np.sqrt(bayes.noise_variance_["forces"]) / 0.3 - 1) < 0.05
+    A_w = 9.0 * eq.A["energy"] + eq.A["forces"]
+    b_w = 9.0 * eq.b["energy"] + eq.b["forces"]
+    precision = bayes.beta_["weighted"] * A_w + bayes.alpha_ * np.diag(np.diag(A_w))
+    np.testing.assert_allclose(bayes.covariance_, np.linalg.inv(precision), rtol=1e-8, atol=1e-16)
+    np.testing.assert_allclose(bayes.coef_, np.linalg.solve(precision, bayes.beta_["weighted"] * b_w), rtol=1e-8)

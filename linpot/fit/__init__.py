@@ -154,7 +154,8 @@ def fit_potential(train, config: dict, client=None) -> tuple[Potential, dict]:
     if method == "bayes":
         estimator.fit(total, weights)
         coef = estimator.coef_
-        chosen = {"alpha": estimator.alpha_, "beta": estimator.beta_, "n_iter": estimator.n_iter_}
+        chosen = {"alpha": estimator.alpha_, "n_iter": estimator.n_iter_,
+                  **{f"{q}_noise_std": float(np.sqrt(v)) for q, v in estimator.noise_variance_.items() if v is not None}}
         if folds:
             # Held-out errors of the same Bayesian fit made without the held-out structures.
             held = BayesianRegression(unpenalised=model.constant_columns()).fit(folds[0][0], weights)

@@ -1,19 +1,14 @@
 """Bayesian linear regression with evidence maximisation (MacKay), on streamed normal equations.
 
-Model, in the standardised reduced problem (:class:`~linpot.fit.linear_problem.ReducedProblem`):
-weighted residuals ``y - X w`` are Gaussian with precision ``beta``, penalised coefficients
-have the prior ``N(0, alpha^-1 I)``, the per-element constants a flat prior. With
-``S = U diag(lam) U^T`` the evidence is maximised by the fixed point
-
-    m = beta (beta S + alpha)^-1 r,      gamma = sum_k beta lam_k / (beta lam_k + alpha),
-    alpha = gamma / |m|^2,               beta = (N - n_u - gamma) / |y - X m|^2,
-
-``N`` the number of weighted rows and ``n_u`` the number of free constants. The posterior
-covariance of all coefficients (original units) is ``Sigma = D^-1 (beta A_hat + alpha P)^+ D^-1``
-(``P`` the identity on penalised columns). The predictive variance of a design row ``x`` of
-quantity q (energy per atom, force component, stress component) is
-``x^T Sigma x + 1 / (beta w_q^2)``, ``w_q`` the loss weight of q: the weights are the assumed
-relative precisions of the labels.
+Model, in standardised columns: the weighted residuals are Gaussian with precision ``beta``,
+penalised coefficients have the prior ``N(0, alpha^-1 I)``, the per-element constants a flat
+prior; ``alpha`` and ``beta`` maximise the evidence (:meth:`BayesianRegression.fit_quantities`).
+The posterior covariance of all coefficients (original units) is
+``Sigma = D^-1 (beta A_hat + alpha P)^+ D^-1``. The label noise of each quantity q is estimated
+separately at the fitted coefficients (:meth:`BayesianRegression.fit`): one precision for all
+weighted residuals is set by the ~10^5 force rows and misjudges the spread of the few hundred
+energies by an order of magnitude. The predictive variance of a design row ``x`` of quantity q
+is ``x^T Sigma x + sigma_q^2``.
 """
 
 from __future__ import annotations
@@ -26,54 +21,131 @@ from .normal_equations import QUANTITIES
 
 
 class BayesianRegression:
-    """Evidence-maximised Bayesian ridge. Learned: ``coef_``, ``alpha_`` (prior precision),
-    ``beta_`` (noise precision of weighted residuals), ``covariance_`` (posterior, original
-    coefficient units), ``noise_variance_`` (per quantity, in its units squared), ``n_iter_``."""
+    """Evidence-maximised Bayesian ridge with one noise precision per quantity.
+
+    Learned: ``coef_``, ``alpha_`` (prior precision of the standardised penalised coefficients),
+    ``beta_`` (noise precision per quantity, 1/units^2), ``covariance_`` (posterior, original
+    coefficient units), ``noise_variance_`` (1/beta per quantity, its units squared), ``n_iter_``."""
 
     method = "bayes"
 
-    def __init__(self, unpenalised=(), max_iter: int = 500, tol: float = 1e-10):
+    def __init__(self, unpenalised=(), max_iter: int = 10000, tol: float = 1e-9):
         self.unpenalised = tuple(unpenalised)
         self.max_iter = int(max_iter)
         self.tol = float(tol)
 
-    def fit_equations(self, A, b, yy, n_rows: int, weights: dict | None = None) -> "BayesianRegression":
+    def fit_quantities(self, A: dict, b: dict, yy: dict, n_rows: dict, scale: np.ndarray | None = None):
+        """Fit on per-quantity normal equations ``A[q], b[q], yy[q]`` with ``n_rows[q]`` rows.
+
+        Evidence maximisation with noise precisions ``beta_q`` and prior precision ``alpha``
+        (MacKay's fixed point, generalised to several noise levels):
+
+            Lambda = sum_q beta_q A_q + alpha P,   Sigma = Lambda^-1,   m = Sigma sum_q beta_q b_q,
+            alpha <- (n_p - alpha tr(P Sigma)) / |m_p|^2,
+            beta_q <- (N_q - beta_q tr(A_q Sigma)) / |y_q - X_q m|^2,
+
+        in columns standardised by ``scale`` (default ``sqrt(diag sum_q A_q)``), ``P`` the
+        identity on the penalised columns."""
+        qs = [q for q in A if n_rows.get(q)]
+        n = len(next(iter(b.values())))
+        d = scale if scale is not None else np.sqrt(np.clip(np.diag(sum(A[q] for q in qs)), 0.0, None))
+        d = np.where(d > 0, d, 1.0)
+        Ah = {q: A[q] / d[:, None] / d[None, :] for q in qs}
+        bh = {q: b[q] / d for q in qs}
+        pen = np.ones(n, dtype=bool)
+        pen[list(self.unpenalised)] = False
+        n_p = int(pen.sum())
+        alpha = 1.0
+        beta = {q: max(n_rows[q], 1) / max(yy[q], 1e-300) for q in qs}
+        for it in range(self.max_iter):
+            Lam = sum(beta[q] * Ah[q] for q in qs)
+            Lam[pen, pen] += alpha
+            Sigma = np.linalg.pinv(0.5 * (Lam + Lam.T), rcond=1e-15, hermitian=True)
+            m = Sigma @ sum(beta[q] * bh[q] for q in qs)
+            trP = float(np.sum(np.diag(Sigma)[pen]))
+            alpha_new = max(n_p - alpha * trP, 1e-12) / max(float(m[pen] @ m[pen]), 1e-300)
+            beta_new = {}
+            for q in qs:
+                resid = max(float(m @ Ah[q] @ m - 2.0 * m @ bh[q] + yy[q]), 1e-300)
+                gamma_q = beta[q] * float(np.sum(Ah[q] * Sigma))
+                beta_new[q] = max(n_rows[q] - gamma_q, 1e-12) / resid
+            converged = abs(alpha_new - alpha) <= self.tol * alpha and all(
+                abs(beta_new[q] - beta[q]) <= self.tol * beta[q] for q in qs)
+            alpha, beta = alpha_new, beta_new
+            if converged:
+                break
+        Lam = sum(beta[q] * Ah[q] for q in qs)
+        Lam[pen, pen] += alpha
+        Sigma = np.linalg.pinv(0.5 * (Lam + Lam.T), rcond=1e-15, hermitian=True)
+        m = Sigma @ sum(beta[q] * bh[q] for q in qs)
+        self.n_iter_ = it + 1
+        self.alpha_ = float(alpha)
+        self.beta_ = {q: float(v) for q, v in beta.items()}
+        self.coef_ = m / d
+        cov = Sigma / d[:, None] / d[None, :]
+        self.covariance_ = 0.5 * (cov + cov.T)
+        self.noise_variance_ = {q: (1.0 / beta[q] if q in beta else None) for q in QUANTITIES}
+        return self
+
+    def fit_equations(self, A, b, yy, n_rows: int) -> "BayesianRegression":
+        """One noise precision for all rows (labelled ``weighted``): MacKay's fixed point on the
+        reduced problem ``S = U diag(lam) U^T`` (constants eliminated, flat prior on them),
+
+            m = beta (beta S + alpha)^-1 r,   gamma = sum_k beta lam_k / (beta lam_k + alpha),
+            alpha <- gamma / |m|^2,           beta <- (N - n_u - gamma) / |y - X m|^2,
+
+        each iteration O(n) after one eigendecomposition."""
         problem = ReducedProblem(A, b, yy, self.unpenalised)
         lam, U = scipy.linalg.eigh(problem.S)
         lam = np.clip(lam, 0.0, None)
         Ur = U.T @ problem.r
         n_eff = n_rows - len(problem.u)
-        alpha, beta = 1.0, 1.0 / max(problem.yy / max(n_eff, 1), 1e-300)
+        alpha, beta = 1.0, max(n_eff, 1) / max(problem.yy, 1e-300)
         for it in range(self.max_iter):
-            m_u = beta * Ur / (beta * lam + alpha)
+            m = beta * Ur / (beta * lam + alpha)
             gamma = float(np.sum(beta * lam / (beta * lam + alpha)))
-            m2 = float(m_u @ m_u)
-            # |y - X m|^2 in the eigenbasis: yy_r - 2 m.r + m S m
-            residual = max(problem.yy - 2.0 * m_u @ Ur + float(m_u @ (lam * m_u)), 1e-300)
-            alpha_new = gamma / max(m2, 1e-300)
+            residual = max(problem.yy - 2.0 * float(m @ Ur) + float(m @ (lam * m)), 1e-300)
+            alpha_new = gamma / max(float(m @ m), 1e-300)
             beta_new = max(n_eff - gamma, 1e-12) / residual
             converged = abs(alpha_new - alpha) <= self.tol * alpha and abs(beta_new - beta) <= self.tol * beta
             alpha, beta = alpha_new, beta_new
             if converged:
                 break
         self.n_iter_ = it + 1
-        self.alpha_, self.beta_ = float(alpha), float(beta)
-        m_u = beta * Ur / (beta * lam + alpha)
-        self.coef_ = problem.full(U @ m_u)
+        self.alpha_ = float(alpha)
+        self.beta_ = {"weighted": float(beta)}
+        self.coef_ = problem.full(U @ (beta * Ur / (beta * lam + alpha)))
         precision = beta * problem.A_hat
         precision[problem.p, problem.p] += alpha
-        cov_hat = np.linalg.pinv(precision, rcond=1e-14, hermitian=True)
-        self.covariance_ = cov_hat / problem.d[:, None] / problem.d[None, :]
-        self.covariance_ = 0.5 * (self.covariance_ + self.covariance_.T)
-        weights = weights or {q: 1.0 for q in QUANTITIES}
-        self.noise_variance_ = {q: (1.0 / (beta * float(weights[q]) ** 2) if weights.get(q) else None) for q in QUANTITIES}
+        cov = np.linalg.pinv(0.5 * (precision + precision.T), rcond=1e-15, hermitian=True) / problem.d[:, None] / problem.d[None, :]
+        self.covariance_ = 0.5 * (cov + cov.T)
+        self.noise_variance_ = {"weighted": 1.0 / beta}
         return self
 
     def fit(self, total, weights: dict) -> "BayesianRegression":
-        """Fit on :class:`~linpot.fit.normal_equations.NormalEquations` with per-quantity weights."""
-        A, b, yy = total.combined(weights)
-        n_rows = sum(total.n_rows[q] for q in QUANTITIES if weights.get(q))
-        return self.fit_equations(A, b, yy, n_rows, weights)
+        """Fit on :class:`~linpot.fit.normal_equations.NormalEquations` with loss weights.
+
+        The coefficients and their covariance come from the evidence maximisation on the
+        weighted residuals (one precision ``beta`` for them all: the posterior mean is the ridge
+        solution of the user's loss). The label noise of each quantity is then estimated at that
+        solution, ``sigma_q^2 = |y_q - X_q m|^2 / (N_q - gamma_q)`` with
+        ``gamma_q = beta w_q^2 tr(A_q Sigma)`` the parameters that quantity determines: the loss
+        weights need not be calibrated precisions, and a fixed point over all ``beta_q`` at once
+        is avoided because it runs away when a few hundred energies meet 10^5 force rows."""
+        qs = [q for q in QUANTITIES if weights.get(q) and total.n_rows[q]]
+        A_w, b_w, yy_w = total.combined(weights)
+        n_rows = sum(total.n_rows[q] for q in qs)
+        self.fit_equations(A_w, b_w, yy_w, n_rows)
+        m, beta = self.coef_, self.beta_["weighted"]
+        self.noise_variance_ = {}
+        for q in QUANTITIES:
+            if q not in qs:
+                self.noise_variance_[q] = None
+                continue
+            resid = max(float(m @ total.A[q] @ m - 2.0 * m @ total.b[q] + total.yy[q]), 0.0)
+            gamma = beta * float(weights[q]) ** 2 * float(np.sum(total.A[q] * self.covariance_))
+            self.noise_variance_[q] = resid / max(total.n_rows[q] - gamma, 1.0)
+        return self
 
     def predictive_variance(self, X: np.ndarray, quantity: str | None = None) -> np.ndarray:
         """Variance of predictions of the rows ``X`` (model part, plus the noise of ``quantity`` if given)."""
