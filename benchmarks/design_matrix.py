@@ -13,16 +13,16 @@ from __future__ import annotations
 
 import argparse
 import platform
-import re
 import time
 from pathlib import Path
 
+from docs_table import write_between_markers
 from linpot.config import load_preset
 from linpot.fit import build_model
 from linpot.structures import read_datasets
 
 REPO = Path(__file__).resolve().parents[1]
-BEGIN, END = "<!-- design-matrix:begin -->", "<!-- design-matrix:end -->"
+MARKER = "design-matrix"
 
 
 def time_design_matrix(preset: str, ds) -> dict:
@@ -59,13 +59,7 @@ def main():
     stamp = (f"{len(ds)} structures, {int(ds.offsets[-1])} atoms of `{data}`. Made by "
              f"`python benchmarks/design_matrix.py --presets {' '.join(args.presets)}` on "
              f"{platform.processor() or platform.machine()}, {time.strftime('%Y-%m-%d')}, one core.")
-    text = "\n".join(lines)
-    print(text)
-    print(stamp)
-    doc = REPO / "docs" / "benchmarks.md"
-    content = doc.read_text()
-    content = re.sub(re.escape(BEGIN) + ".*?" + re.escape(END), lambda _: f"{BEGIN}\n{text}\n\n{stamp}\n{END}", content, flags=re.S)
-    doc.write_text(content)
+    write_between_markers(MARKER, "\n".join(lines), stamp)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import platform
-import re
 import subprocess
 import sys
 import tempfile
@@ -25,9 +24,9 @@ from pathlib import Path
 
 import numpy as np
 import psutil
+from docs_table import write_between_markers
 
 REPO = Path(__file__).resolve().parents[1]
-BEGIN, END = "<!-- fit-scaling:begin -->", "<!-- fit-scaling:end -->"
 
 
 def run_fit(args: list[str]) -> dict:
@@ -95,15 +94,7 @@ def main():
     stamp = (f"Preset `{args.preset}`; ratios to the serial mlearn Cu fit. Made by "
              f"`python benchmarks/fit_scaling.py --preset {args.preset} --scale {args.scale}` on "
              f"{platform.processor() or platform.machine()} ({psutil.cpu_count()} cores), {time.strftime('%Y-%m-%d')}.")
-    text = "\n".join(lines)
-    print(text)
-    print(stamp)
-    doc = REPO / "docs" / "benchmarks.md"
-    content = doc.read_text()
-    if BEGIN not in content:
-        content += f"\n## Fit cost: serial, distributed, and ten times the data\n\n{BEGIN}\n{END}\n"
-    content = re.sub(re.escape(BEGIN) + ".*?" + re.escape(END), lambda _: f"{BEGIN}\n{text}\n\n{stamp}\n{END}", content, flags=re.S)
-    doc.write_text(content)
+    write_between_markers("fit-scaling", "\n".join(lines), stamp, "Fit cost: serial, distributed, and ten times the data")
 
 
 if __name__ == "__main__":

@@ -12,17 +12,17 @@ from __future__ import annotations
 
 import argparse
 import platform
-import re
 import time
 from pathlib import Path
 
+from docs_table import write_between_markers
 from linpot.config import load_config, merge
 from linpot.fit import fit_potential
 from linpot.metrics import error_table, predict_dataset
 from linpot.structures import read_datasets
 
 REPO = Path(__file__).resolve().parents[1]
-BEGIN, END = "<!-- order-scan:begin -->", "<!-- order-scan:end -->"
+MARKER = "order-scan"
 ORDERS = [[1, 10, 0], [2, 10, 8], [3, 8, 6], [4, 6, 4], [5, 3, 2], [6, 2, 2]]
 WEIGHTS = {"energy": 10000.0, "forces": 100.0, "stress": 1.0}
 
@@ -53,11 +53,7 @@ def main():
     stamp = (f"Orders (order, n_max, l_max): {ORDERS[:args.max_order]}; cutoff 5.5 Å; weights {WEIGHTS}. "
              f"Made by `python benchmarks/order_scan.py --elements {' '.join(args.elements)}` on "
              f"{platform.processor() or platform.machine()}, {time.strftime('%Y-%m-%d')}, one process.")
-    doc = REPO / "docs" / "benchmarks.md"
-    text = "\n".join(lines)
-    content = doc.read_text()
-    content = re.sub(re.escape(BEGIN) + ".*?" + re.escape(END), lambda _: f"{BEGIN}\n{text}\n\n{stamp}\n{END}", content, flags=re.S)
-    doc.write_text(content)
+    write_between_markers(MARKER, "\n".join(lines), stamp)
 
 
 if __name__ == "__main__":

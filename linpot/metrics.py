@@ -8,7 +8,6 @@ from __future__ import annotations
 import numpy as np
 
 from .conventions import GPA
-from .errors import LinpotInputError
 
 
 def predict_dataset(potential, ds) -> dict:
@@ -19,11 +18,8 @@ def predict_dataset(potential, ds) -> dict:
     stress = np.full((n, 6), np.nan)
     for k in range(n):
         s = ds.atom_slice(k)
-        try:
+        with ds.located(k):
             out = potential.predict(ds.positions[s], ds.numbers[s], ds.cells[k], ds.pbc[k])
-        except LinpotInputError as exc:
-            path, index = ds.origin[k]
-            raise LinpotInputError(exc.reason, path, index) from None
         energy[k] = out["energy"]
         forces[s] = out["forces"]
         if "stress" in out:
@@ -119,7 +115,8 @@ def uncertainty_table(potential, ds, pred: dict) -> dict:
     atomic = np.zeros(n)
     for k in range(n):
         s = ds.atom_slice(k)
-        u = potential.predict_uncertainty(ds.positions[s], ds.numbers[s], ds.cells[k], ds.pbc[k])
+        with ds.located(k):
+            u = potential.predict_uncertainty(ds.positions[s], ds.numbers[s], ds.cells[k], ds.pbc[k])
         std[k] = u["energy_std"]
         atomic[k] = float(np.mean(u["atomic_energy_std"]))
     err = (pred["energy"] - ds.energy) / ds.n_atoms

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -75,6 +76,15 @@ class Dataset:
         """Structure ``k`` as an ``ase.Atoms`` (labels not attached)."""
         s = self.atom_slice(k)
         return Atoms(numbers=self.numbers[s], positions=self.positions[s], cell=self.cells[k], pbc=self.pbc[k])
+
+    @contextmanager
+    def located(self, k: int):
+        """Within this block, a :class:`LinpotInputError` about structure ``k`` names its file and index."""
+        try:
+            yield
+        except LinpotInputError as exc:
+            path, index = self.origin[k]
+            raise LinpotInputError(exc.reason, path, index) from None
 
     def where(self, k: int) -> str:
         path, index = self.origin[k]

@@ -61,11 +61,8 @@ def _standardisation(model, ds, max_structures: int = 64):
     blocks = []
     for k in pick:
         s = ds.atom_slice(k)
-        try:
+        with ds.located(k):
             G, _ = model.descriptor.features(ds.positions[s], ds.numbers[s], ds.cells[k], ds.pbc[k])
-        except LinpotInputError as exc:
-            path, index = ds.origin[k]
-            raise LinpotInputError(exc.reason, path, index) from None
         blocks.append(G)
     G = np.concatenate(blocks)
     return G.mean(axis=0), G.std(axis=0)

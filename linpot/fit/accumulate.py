@@ -52,11 +52,8 @@ def accumulate_chunk(model, ds, groups: np.ndarray, n_cols: int | None = None) -
     out: dict = {}
     for k in range(len(ds)):
         s = ds.atom_slice(k)
-        try:
+        with ds.located(k):
             rows = model.design_rows(ds.positions[s], ds.numbers[s], ds.cells[k], ds.pbc[k])
-        except LinpotInputError as exc:
-            path, index = ds.origin[k]
-            raise LinpotInputError(exc.reason, path, index) from None
         g = int(groups[k])
         if g not in out:
             out[g] = NormalEquations(model.n_coefficients)
