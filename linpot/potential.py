@@ -73,6 +73,7 @@ class Potential:
         self.provenance = dict(provenance or {})
         # {"covariance": (n, n) array, "noise_variance": {quantity: variance or None}} or None
         self.uncertainty = uncertainty
+        self._compiled = None
 
     def predict_uncertainty(self, positions, numbers, cell, pbc) -> dict:
         """Predictive standard deviations of a Bayesian potential.
@@ -129,7 +130,13 @@ class Potential:
         return int(np.count_nonzero(self.coefficients))
 
     def predict(self, positions, numbers, cell, pbc) -> dict:
-        return self.model.predict(self.coefficients, positions, numbers, cell, pbc)
+        """Energy (eV), per-atom energies, forces (eV/Å), stress (eV/Å^3, Voigt; periodic cells)
+        by the compiled evaluator (:mod:`linpot.evaluator`), built on first use."""
+        if self._compiled is None:
+            from .evaluator import CompiledPotential
+
+            self._compiled = CompiledPotential(self)
+        return self._compiled.predict(positions, numbers, cell, pbc)
 
     def predict_atoms(self, atoms) -> dict:
         return self.predict(atoms.positions, atoms.numbers, atoms.cell.array, atoms.pbc)

@@ -8,6 +8,8 @@ import pytest
 from ase import Atoms
 
 from linpot.descriptors import PairDescriptor
+from linpot.evaluator import CompiledPotential
+from linpot.potential import Potential
 from linpot.kernels.polynomial import polynomial_features
 from linpot.models import PolynomialModel
 
@@ -15,12 +17,31 @@ from conftest import STRUCTURES, binary_cell, make_model
 from reference import chebyshev_basis, gaussian_basis, pair_features, polynomial_energy
 
 
-def energy(model, c, atoms):
-    return model.predict(c, atoms.positions, atoms.numbers, atoms.cell.array, atoms.pbc)["energy"]
+#: Which evaluation the physics tests exercise: the model's own (generic reverse mode) or the
+#: compiled evaluator (merged monomials; what linpot.Calculator and exported evaluators run).
+EVALUATION = {"path": "model"}
+_COMPILED = {}
+
+
+@pytest.fixture(autouse=True, params=["model", "compiled"])
+def evaluation(request):
+    EVALUATION["path"] = request.param
+    yield request.param
+    EVALUATION["path"] = "model"
 
 
 def predict(model, c, atoms):
+    if EVALUATION["path"] == "compiled":
+        key = (id(model), np.asarray(c).tobytes())
+        if key not in _COMPILED:
+            _COMPILED.clear()
+            _COMPILED[key] = CompiledPotential(Potential(model, c))
+        return _COMPILED[key].predict(atoms.positions, atoms.numbers, atoms.cell.array, atoms.pbc)
     return model.predict(c, atoms.positions, atoms.numbers, atoms.cell.array, atoms.pbc)
+
+
+def energy(model, c, atoms):
+    return predict(model, c, atoms)["energy"]
 
 
 def random_rotation(rng, proper=True):

@@ -1,0 +1,142 @@
+"""Compiling a fitted potential into the tables of the fast evaluator.
+
+A polynomial model ``E_i = c[s, 0] + sum_t c[s, t] prod_{k in t} g_k``, ``g = (B - mean) / scale``,
+on descriptor features ``B_k = sum_e coef_e prod_q a[c_k, lm_eq]`` (an invariant of the
+expansion ``a``; a pair feature is ``sqrt(4 pi) a[c, 00]``) is rewritten as
+
+* one merged polynomial in ``a`` per (central species, channel) for every feature that enters
+  the model only linearly: the weights ``c[s, k] / scale_k`` times the coupling coefficients,
+  summed over every invariant that shares a monomial. Zero coefficients are pruned here, and
+  the cost no longer grows with the number of invariants, only with the distinct monomials;
+* the features that enter products (``Q``), kept as they are, with the monomials over them;
+* a constant per species, ``c[s, 0] - sum_k c[s, k] mean_k / scale_k`` over the linear features.
+
+:func:`compile_tables` builds the tables (plain arrays); :class:`CompiledPotential` runs them.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .descriptors import species_indices
+from .errors import LinpotInputError
+from .evaluator_runtime import run_tables
+from .kernels.evaluator import RADIAL_CHEBYSHEV, RADIAL_GAUSSIAN
+
+MAX_FACTORS = 6
+
+
+def _feature_definitions(descriptor):
+    """Per feature: neighbour species, radial index, coupling type; per type its entries."""
+    if descriptor.kind == "pair":
+        N = descriptor.radial.n_basis
+        n_feat = len(descriptor.elements) * N
+        feat_species = np.repeat(np.arange(len(descriptor.elements)), N)
+        feat_n = np.tile(np.arange(N), len(descriptor.elements))
+        entry_lm = np.full((1, MAX_FACTORS), -1, dtype=np.int64)
+        entry_lm[0, 0] = 0
+        return (feat_species, feat_n, np.zeros(n_feat, dtype=np.int64), np.array([0, 1], dtype=np.int64), entry_lm,
+                np.array([math.sqrt(4.0 * math.pi)]))
+    if descriptor.kind == "invariants":
+        return (descriptor._feat_species, descriptor._feat_n, descriptor._feat_type, descriptor._entry_start,
+                descriptor._entry_lm, descriptor._entry_coef)
+    raise LinpotInputError(f"the fast evaluator does not know descriptor kind {descriptor.kind!r}")
+
+
+def compile_tables(potential) -> dict:
+    """The evaluator tables of ``potential`` (a dict of arrays and scalars, see :mod:`linpot.kernels.evaluator`)."""
+    model = potential.model
+    d = model.descriptor
+    feat_species, feat_n, feat_type, entry_start, entry_lm, entry_coef = _feature_definitions(d)
+    N = d.radial.n_basis
+    n_species = len(d.elements)
+    n_feat = len(feat_type)
+    coef = potential.coefficients
+    terms = model.terms
+    degree = (terms >= 0).sum(axis=1)
+    if not np.array_equal(terms[:n_feat, 0], np.arange(n_feat)) or np.any(degree[:n_feat] != 1):
+        raise LinpotInputError("unexpected polynomial term layout")
+    used_terms = np.nonzero(np.any(coef[:, 1:] != 0.0, axis=0))[0]
+    higher = [t for t in used_terms if degree[t] >= 2]
+    q_features = sorted({int(k) for t in higher for k in terms[t] if k >= 0})
+    q_index = {k: i for i, k in enumerate(q_features)}
+    mean, scale = model.feature_mean, model.feature_scale
+
+    monomials = [dict() for _ in range(n_species)]
+    const = coef[:, 0].astype(float).copy()
+    for k in range(n_feat):
+        if k in q_index:
+            continue
+        c = int(feat_species[k] * N + feat_n[k])
+        t = int(feat_type[k])
+        for s in range(n_species):
+            w = float(coef[s, 1 + k]) / scale[k]
+            if w == 0.0:
+                continue
+            const[s] -= w * mean[k]
+            for e in range(entry_start[t], entry_start[t + 1]):
+                lm = tuple(sorted(int(x) for x in entry_lm[e] if x >= 0))
+                key = (c, lm)
+                monomials[s][key] = monomials[s].get(key, 0.0) + w * float(entry_coef[e])
+    mono_start, mono_channel, mono_lm, mono_w = [0], [], [], []
+    for s in range(n_species):
+        for (c, lm), w in sorted(monomials[s].items()):
+            if w == 0.0:
+                continue
+            mono_channel.append(c)
+            mono_lm.append(list(lm) + [-1] * (MAX_FACTORS - len(lm)))
+            mono_w.append(w)
+        mono_start.append(len(mono_w))
+
+    q_terms_list, q_coef_cols = [], []
+    for t in used_terms:
+        factors = [int(k) for k in terms[t] if k >= 0]
+        if all(k in q_index for k in factors):
+            q_terms_list.append([q_index[k] for k in factors] + [-1] * (terms.shape[1] - len(factors)))
+            q_coef_cols.append(coef[:, 1 + t])
+    width = terms.shape[1]
+    q_terms = np.array(q_terms_list, dtype=np.int64).reshape(len(q_terms_list), width)
+    q_coef = np.array(q_coef_cols, dtype=float).T.reshape(n_species, len(q_coef_cols))
+
+    lms = [x for row in mono_lm for x in row if x >= 0]
+    q_types = sorted({int(feat_type[k]) for k in q_features})
+    for t in q_types:
+        lms += [int(x) for x in entry_lm[entry_start[t]:entry_start[t + 1]].ravel() if x >= 0]
+    l_max = int(math.isqrt(max(lms))) if lms else 0
+    radial = d.radial
+    return {
+        "format": "linpot-evaluator-tables", "elements": list(d.elements), "cutoff": float(d.cutoff),
+        "n_species": n_species, "radial_kind": RADIAL_GAUSSIAN if radial.kind == "gaussian" else RADIAL_CHEBYSHEV,
+        "n_basis": N, "r_min": float(radial.r_min), "width": float(radial.width or 0.0),
+        "centres": np.asarray(getattr(radial, "centres", np.zeros(0)), dtype=float), "l_max": l_max,
+        "mono_start": np.array(mono_start, dtype=np.int64), "mono_channel": np.array(mono_channel, dtype=np.int64),
+        "mono_lm": np.array(mono_lm, dtype=np.int64).reshape(len(mono_lm), MAX_FACTORS),
+        "mono_degree": np.array([sum(1 for x in row if x >= 0) for row in mono_lm], dtype=np.int64),
+        "mono_w": np.array(mono_w, dtype=float), "const": const,
+        "q_channel": np.array([feat_species[k] * N + feat_n[k] for k in q_features], dtype=np.int64),
+        "q_type": np.array([feat_type[k] for k in q_features], dtype=np.int64),
+        "type_entry_start": np.asarray(entry_start, dtype=np.int64),
+        "entry_lm": np.ascontiguousarray(entry_lm, dtype=np.int64), "entry_coef": np.asarray(entry_coef, dtype=float),
+        "entry_degree": (np.asarray(entry_lm) >= 0).sum(axis=1).astype(np.int64),
+        "q_mean": np.array([mean[k] for k in q_features], dtype=float),
+        "q_scale": np.array([scale[k] for k in q_features], dtype=float),
+        "q_terms": q_terms, "q_coef": np.ascontiguousarray(q_coef),
+    }
+
+
+class CompiledPotential:
+    """A potential's fast evaluator: ``predict(positions, numbers, cell, pbc)`` as :meth:`Potential.predict`."""
+
+    def __init__(self, potential):
+        self.potential = potential
+        self.tables = compile_tables(potential)
+
+    @property
+    def n_monomials(self) -> int:
+        return int(len(self.tables["mono_w"]))
+
+    def predict(self, positions, numbers, cell, pbc) -> dict:
+        species = species_indices(numbers, self.tables["elements"])
+        return run_tables(self.tables, positions, species, cell, pbc)

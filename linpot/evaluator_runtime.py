@@ -1,0 +1,34 @@
+"""Running a compiled potential: its tables (plain arrays, see :mod:`linpot.evaluator`) and a
+structure in; energy, per-atom energies, forces and stress out.
+
+This module and the kernels it calls are what ``linpot export`` copies into a standalone
+evaluator, so it imports nothing from linpot but the neighbour list and the kernels.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .kernels.evaluator import potential_energy_forces
+from .neighbours import neighbour_list
+
+
+def run_tables(tables: dict, positions, species, cell, pbc) -> dict:
+    """Energy (eV), ``energies`` (per atom), forces (eV/Å) and, for cells periodic in 3
+    dimensions, stress (eV/Å^3, Voigt ``xx yy zz yz xz xy``, positive tensile).
+
+    ``species[i]``: index of atom i's element in the potential's element list."""
+    species = np.ascontiguousarray(species, dtype=np.int64)
+    pairs = neighbour_list(positions, cell, pbc, float(tables["cutoff"]))
+    pair_start = np.searchsorted(pairs.i, np.arange(len(species) + 1)).astype(np.int64)
+    t = tables
+    energies, forces, virial = potential_energy_forces(
+        pair_start, pairs.j, np.ascontiguousarray(pairs.vectors), species, int(t["n_species"]), int(t["radial_kind"]),
+        int(t["n_basis"]), float(t["r_min"]), float(t["cutoff"]), t["centres"], float(t["width"]), int(t["l_max"]),
+        t["mono_start"], t["mono_channel"], t["mono_lm"], t["mono_degree"], t["mono_w"], t["const"],
+        t["q_channel"], t["q_type"], t["type_entry_start"], t["entry_lm"], t["entry_degree"], t["entry_coef"], t["q_mean"], t["q_scale"],
+        t["q_terms"], t["q_coef"])
+    out = {"energy": float(energies.sum()), "energies": energies, "forces": forces}
+    if np.all(pbc):
+        out["stress"] = virial / abs(np.linalg.det(np.asarray(cell, dtype=float)))
+    return out
