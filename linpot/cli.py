@@ -13,6 +13,7 @@ import logging
 import os
 import sys
 import time
+from pathlib import Path
 
 from . import __version__
 from .errors import LinpotInputError
@@ -213,6 +214,61 @@ def cmd_info(args) -> int:
     return 0
 
 
+def cmd_export(args) -> int:
+    from .export import export_potential
+    from .potential import Potential
+
+    if not args.output.endswith(".py"):
+        raise LinpotInputError("the exported evaluator is a Python module: give an output path ending in .py", args.output)
+    if not Path(args.output).stem.isidentifier():
+        raise LinpotInputError("the module name (file name without .py) must be a Python identifier", args.output)
+    _check_output_path(args.output)
+    potential = Potential.load(args.potential)
+    export_potential(potential, args.output, source=os.path.basename(args.potential))
+    log.info("wrote %s: `from %s import Calculator`", args.output, Path(args.output).stem)
+    return 0
+
+
+def cmd_md(args) -> int:
+    import ase.io
+
+    from .calculator import Calculator
+    from .md import run_md
+    from .potential import atomic_write_text
+
+    try:
+        atoms = ase.io.read(args.structure, index=args.index)
+    except Exception as exc:  # ase.io raises many kinds for a malformed file
+        raise LinpotInputError(f"cannot read the structure ({type(exc).__name__}: {exc})", args.structure) from None
+    atoms.calc = Calculator(args.potential)
+    atoms.calc.potential.check_elements(atoms.numbers)
+    if args.output:
+        _check_output_path(args.output)
+    frames = []
+    result = run_md(atoms, args.ensemble, args.steps, timestep_fs=args.timestep, temperature_K=args.temperature,
+                    pressure_GPa=args.pressure, interval=args.interval, seed=args.seed,
+                    on_frame=(lambda a: frames.append(a.copy())) if args.output else None)
+    r = result["records"]
+    lines = [f"{'time/ps':>9} {'E_pot':>12} {'E_kin':>10} {'E_tot':>12} {'T/K':>8} {'V/Å^3':>10}   (eV/atom)"]
+    for k in range(len(r["time_ps"])):
+        lines.append(f"{r['time_ps'][k]:9.4f} {r['potential'][k]:12.6f} {r['kinetic'][k]:10.6f} {r['total'][k]:12.6f} "
+                     f"{r['temperature'][k]:8.1f} {r['volume'][k]:10.3f}")
+    lines.append(f"{args.ensemble}: {args.steps} steps of {args.timestep} fs, {len(atoms)} atoms, "
+                 f"{result['us_per_atom_step']:.1f} µs per atom per step")
+    if "drift_eV_per_atom_ps" in result:
+        lines.append(f"total energy drift {result['drift_eV_per_atom_ps']:.2e} eV/atom/ps, "
+                     f"peak to peak {result['total_energy_ptp_eV_per_atom']:.2e} eV/atom")
+    _write_stdout("\n".join(lines))
+    if args.output:
+        import io
+
+        buffer = io.StringIO()
+        ase.io.write(buffer, frames, format="extxyz")
+        atomic_write_text(args.output, buffer.getvalue())
+        log.info("wrote %d frames to %s", len(frames), args.output)
+    return 0
+
+
 def cmd_presets(args) -> int:
     from .config import load_preset, preset_names
 
@@ -292,6 +348,25 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("potential", metavar="POT")
     info.add_argument("--json", action="store_true", help="print one JSON object")
     info.set_defaults(func=cmd_info)
+
+    export = sub.add_parser("export", help="write a potential as a standalone evaluator module (numpy, numba, ase)")
+    export.add_argument("potential", metavar="POT")
+    export.add_argument("-o", "--output", required=True, metavar="MODULE.py")
+    export.set_defaults(func=cmd_export)
+
+    md = sub.add_parser("md", help="molecular dynamics with ASE's integrators and a potential")
+    md.add_argument("potential", metavar="POT")
+    md.add_argument("structure", metavar="STRUCTURE", help="starting structure (any ase.io format)")
+    md.add_argument("--index", default="-1", help="which frame of the file (default: the last)")
+    md.add_argument("--ensemble", choices=["nve", "nvt", "npt"], default="nve")
+    md.add_argument("--temperature", type=float, default=300.0, help="K: initial velocities, thermostat")
+    md.add_argument("--pressure", type=float, default=0.0, help="GPa (npt)")
+    md.add_argument("--timestep", type=float, default=1.0, help="fs")
+    md.add_argument("--steps", type=int, default=1000)
+    md.add_argument("--interval", type=int, default=10, help="steps between records and frames")
+    md.add_argument("--seed", type=int, default=0)
+    md.add_argument("-o", "--output", metavar="TRAJ.xyz", help="write the recorded frames (extxyz)")
+    md.set_defaults(func=cmd_md)
 
     presets = sub.add_parser("presets", help="list the descriptor presets")
     presets.set_defaults(func=cmd_presets)

@@ -100,10 +100,18 @@ def compile_tables(potential) -> dict:
     q_terms = np.array(q_terms_list, dtype=np.int64).reshape(len(q_terms_list), width)
     q_coef = np.array(q_coef_cols, dtype=float).T.reshape(n_species, len(q_coef_cols))
 
-    lms = [x for row in mono_lm for x in row if x >= 0]
+    # Only the coupling types of the product features are kept (pruning), renumbered.
     q_types = sorted({int(feat_type[k]) for k in q_features})
+    type_local = {t: i for i, t in enumerate(q_types)}
+    kept_start, kept_lm, kept_coef = [0], [], []
     for t in q_types:
-        lms += [int(x) for x in entry_lm[entry_start[t]:entry_start[t + 1]].ravel() if x >= 0]
+        kept_lm.append(np.asarray(entry_lm[entry_start[t]:entry_start[t + 1]], dtype=np.int64))
+        kept_coef.append(np.asarray(entry_coef[entry_start[t]:entry_start[t + 1]], dtype=float))
+        kept_start.append(kept_start[-1] + len(kept_coef[-1]))
+    entry_lm = np.concatenate(kept_lm) if kept_lm else np.zeros((0, MAX_FACTORS), dtype=np.int64)
+    entry_coef = np.concatenate(kept_coef) if kept_coef else np.zeros(0)
+    entry_start = np.array(kept_start, dtype=np.int64)
+    lms = [x for row in mono_lm for x in row if x >= 0] + [int(x) for x in entry_lm.ravel() if x >= 0]
     l_max = int(math.isqrt(max(lms))) if lms else 0
     radial = d.radial
     return {
@@ -116,7 +124,7 @@ def compile_tables(potential) -> dict:
         "mono_degree": np.array([sum(1 for x in row if x >= 0) for row in mono_lm], dtype=np.int64),
         "mono_w": np.array(mono_w, dtype=float), "const": const,
         "q_channel": np.array([feat_species[k] * N + feat_n[k] for k in q_features], dtype=np.int64),
-        "q_type": np.array([feat_type[k] for k in q_features], dtype=np.int64),
+        "q_type": np.array([type_local[int(feat_type[k])] for k in q_features], dtype=np.int64),
         "type_entry_start": np.asarray(entry_start, dtype=np.int64),
         "entry_lm": np.ascontiguousarray(entry_lm, dtype=np.int64), "entry_coef": np.asarray(entry_coef, dtype=float),
         "entry_degree": (np.asarray(entry_lm) >= 0).sum(axis=1).astype(np.int64),
