@@ -31,6 +31,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--elements", nargs="+", default=["Cu", "Mo"])
     parser.add_argument("--max-order", type=int, default=6)
+    parser.add_argument("--kfold", type=int, default=0, help="choose the ridge strength by k-fold cross-validation")
     args = parser.parse_args()
     lines = ["| element | max order | features | fit (s) | E RMSE (meV/atom) | F RMSE (eV/Å) | stress RMSE (GPa) |",
              "|---|---|---|---|---|---|---|"]
@@ -38,7 +39,8 @@ def main():
         train = read_datasets([REPO / "data" / "mlearn" / element / "train.xyz"])
         test = read_datasets([REPO / "data" / "mlearn" / element / "test.xyz"])
         for P in range(1, args.max_order + 1):
-            config = merge(load_config(), {"model": {"kind": "polynomial", "degree": 1}, "fit": {"weights": WEIGHTS}})
+            config = merge(load_config(), {"model": {"kind": "polynomial", "degree": 1},
+                                           "fit": {"weights": WEIGHTS, "kfold": args.kfold}})
             config["descriptor"] = {"kind": "invariants", "cutoff": 5.5, "radial": {"kind": "chebyshev", "n_basis": 10},
                                     "orders": ORDERS[:P]}
             t0 = time.perf_counter()
@@ -50,8 +52,11 @@ def main():
                     f"{e['energy_rmse']:.2f} | {e['force_rmse']:.4f} | {stress} |")
             print(line, flush=True)
             lines.append(line)
-    stamp = (f"Orders (order, n_max, l_max): {ORDERS[:args.max_order]}; cutoff 5.5 Å; weights {WEIGHTS}. "
-             f"Made by `python benchmarks/order_scan.py --elements {' '.join(args.elements)}` on "
+    held_out = f"{args.kfold}-fold cross-validation" if args.kfold >= 2 else "a 10 % validation split"
+    stamp = (f"Orders (order, n_max, l_max): {ORDERS[:args.max_order]}; cutoff 5.5 Å; weights {WEIGHTS}; ridge "
+             f"strength chosen by {held_out} of the training split. "
+             f"Made by `python benchmarks/order_scan.py --elements {' '.join(args.elements)}"
+             f"{f' --kfold {args.kfold}' if args.kfold >= 2 else ''}` on "
              f"{platform.processor() or platform.machine()}, {time.strftime('%Y-%m-%d')}, one process.")
     write_between_markers(MARKER, "\n".join(lines), stamp)
 

@@ -80,16 +80,19 @@ def compile_tables(potential) -> dict:
                 lm = tuple(sorted(int(x) for x in entry_lm[e] if x >= 0))
                 key = (c, lm)
                 monomials[s][key] = monomials[s].get(key, 0.0) + w * float(entry_coef[e])
-    mono_start, mono_channel, mono_lm, mono_w = [0], [], [], []
+    # One row per distinct angular pattern, one weight per channel (dense: the kernel sweeps all
+    # channels of a pattern at once).
+    n_ch = n_species * N
+    tuple_start, tuple_lm, tuple_w = [0], [], []
     for s in range(n_species):
-        for (c, lm), w in sorted(monomials[s].items()):
-            if w == 0.0:
-                continue
-            mono_channel.append(c)
-            mono_lm.append(list(lm) + [-1] * (MAX_FACTORS - len(lm)))
-            mono_w.append(w)
-        mono_start.append(len(mono_w))
-
+        patterns: dict = {}
+        for (c, lm), w in monomials[s].items():
+            if w != 0.0:
+                patterns.setdefault(lm, np.zeros(n_ch))[c] += w
+        for lm in sorted(patterns):
+            tuple_lm.append(list(lm) + [-1] * (MAX_FACTORS - len(lm)))
+            tuple_w.append(patterns[lm])
+        tuple_start.append(len(tuple_w))
     q_terms_list, q_coef_cols = [], []
     for t in used_terms:
         factors = [int(k) for k in terms[t] if k >= 0]
@@ -111,7 +114,7 @@ def compile_tables(potential) -> dict:
     entry_lm = np.concatenate(kept_lm) if kept_lm else np.zeros((0, MAX_FACTORS), dtype=np.int64)
     entry_coef = np.concatenate(kept_coef) if kept_coef else np.zeros(0)
     entry_start = np.array(kept_start, dtype=np.int64)
-    lms = [x for row in mono_lm for x in row if x >= 0] + [int(x) for x in entry_lm.ravel() if x >= 0]
+    lms = [x for row in tuple_lm for x in row if x >= 0] + [int(x) for x in entry_lm.ravel() if x >= 0]
     l_max = int(math.isqrt(max(lms))) if lms else 0
     radial = d.radial
     return {
@@ -119,10 +122,10 @@ def compile_tables(potential) -> dict:
         "n_species": n_species, "radial_kind": RADIAL_GAUSSIAN if radial.kind == "gaussian" else RADIAL_CHEBYSHEV,
         "n_basis": N, "r_min": float(radial.r_min), "width": float(radial.width or 0.0),
         "centres": np.asarray(getattr(radial, "centres", np.zeros(0)), dtype=float), "l_max": l_max,
-        "mono_start": np.array(mono_start, dtype=np.int64), "mono_channel": np.array(mono_channel, dtype=np.int64),
-        "mono_lm": np.array(mono_lm, dtype=np.int64).reshape(len(mono_lm), MAX_FACTORS),
-        "mono_degree": np.array([sum(1 for x in row if x >= 0) for row in mono_lm], dtype=np.int64),
-        "mono_w": np.array(mono_w, dtype=float), "const": const,
+        "tuple_start": np.array(tuple_start, dtype=np.int64),
+        "tuple_lm": np.array(tuple_lm, dtype=np.int64).reshape(len(tuple_lm), MAX_FACTORS),
+        "tuple_degree": np.array([sum(1 for x in row if x >= 0) for row in tuple_lm], dtype=np.int64),
+        "tuple_w": np.array(tuple_w, dtype=float).reshape(len(tuple_w), n_ch), "const": const,
         "q_channel": np.array([feat_species[k] * N + feat_n[k] for k in q_features], dtype=np.int64),
         "q_type": np.array([type_local[int(feat_type[k])] for k in q_features], dtype=np.int64),
         "type_entry_start": np.asarray(entry_start, dtype=np.int64),
@@ -143,7 +146,8 @@ class CompiledPotential:
 
     @property
     def n_monomials(self) -> int:
-        return int(len(self.tables["mono_w"]))
+        """Nonzero merged monomials (pattern x channel)."""
+        return int(np.count_nonzero(self.tables["tuple_w"]))
 
     def predict(self, positions, numbers, cell, pbc) -> dict:
         species = species_indices(numbers, self.tables["elements"])

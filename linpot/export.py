@@ -134,7 +134,7 @@ def module_source(potential, source: str = "<potential>", module: str = "linpot_
         "elements": list(potential.elements), "cutoff": float(potential.cutoff), "scalars": scalars,
         "descriptor": d.spec(), "model": {"kind": potential.model.kind, "degree": potential.model.degree},
         "n_coefficients": potential.n_features, "n_nonzero": potential.n_nonzero,
-        "n_monomials": int(len(tables["mono_w"])), "n_product_features": int(len(tables["q_channel"])),
+        "n_monomials": int(np.count_nonzero(tables["tuple_w"])), "n_product_features": int(len(tables["q_channel"])),
         "provenance": potential.provenance, "linpot_version": __version__, "source": source,
     }
     summary = (f"{'-'.join(potential.elements)}, {d.kind} descriptor, cutoff {potential.cutoff:g} Å, "

@@ -2,17 +2,19 @@
 
 For atom i of species s (channels ``c = s' * N + n`` over neighbour species s' and radial index n):
 
-1. the expansion ``a[c, lm] = sum_{j: species(j) = s'} f_n(r_ij) Y_lm(r_ij / r_ij)``;
+1. the expansion ``a[lm, c] = sum_{j: species(j) = s'} f_n(r_ij) Y_lm(r_ij / r_ij)``, stored with
+   the channel last so that one angular pattern is applied to all channels in one sweep;
 2. the energy, in two parts:
    * the features that enter the model only linearly, merged at load time into one polynomial
-     per (central species, channel): ``E_lin = sum_mono w_mono prod_q a[c, lm_q]`` -- its cost is
-     the number of distinct monomials, whatever the number of invariants that share them;
+     per central species: for each distinct angular pattern ``(lm_1..lm_p)`` a weight per
+     channel, ``E_lin = sum_T sum_c W[T, c] prod_q a[lm_Tq, c]`` -- its cost is the number of
+     distinct patterns times channels, whatever the number of invariants that share them;
    * the features that enter products (``Q``): their values ``B_k``, standardised
      ``g_k = (B_k - mean_k) / scale_k``, and the polynomial ``sum_t w_t prod g``;
-3. ``dE/da[c, lm]`` from both parts (prefix and suffix products: each monomial of degree p costs
-   O(p), repeated factors included);
+3. ``dE/da[lm, c]`` from both parts (products of the other factors, O(p) per monomial with
+   repeated factors included);
 4. one pass over the neighbours: ``dE/dr_ij = sum_lm h1[lm] Y_lm r_hat + h0[lm] grad Y_lm`` with
-   ``h0[lm] = sum_n dE/da[c, lm] f_n``, ``h1[lm] = sum_n dE/da[c, lm] f_n'``.
+   ``h0[lm] = sum_n dE/da[lm, c] f_n``, ``h1[lm] = sum_n dE/da[lm, c] f_n'``.
 
 Radial functions and harmonics are computed per atom for its own pairs, so memory is that of
 the neighbour list and the cost per atom does not depend on the size of the system.
@@ -30,76 +32,113 @@ RADIAL_CHEBYSHEV = 0
 RADIAL_GAUSSIAN = 1
 
 
-@njit(cache=True, inline="always")
-def _product_value_gradient(a, c, factors, row, degree, weight, grad, grad_row, prefix):
-    """``weight prod_q a[c, factors[row, q]]`` for q < degree, adding its gradient with respect to
-    ``a[c, :]`` into ``grad[grad_row, :]``. Degrees 1-4 (orders of the usual invariants) are
-    written out with the factors in registers; higher degrees use prefix products on the way in
-    and suffix products on the way back. O(degree) for any repeated factors."""
-    if degree == 2:
-        l0 = factors[row, 0]
-        l1 = factors[row, 1]
-        x0 = a[c, l0]
-        x1 = a[c, l1]
-        grad[grad_row, l0] += weight * x1
-        grad[grad_row, l1] += weight * x0
-        return weight * x0 * x1
-    if degree == 3:
-        l0 = factors[row, 0]
-        l1 = factors[row, 1]
-        l2 = factors[row, 2]
-        x0 = a[c, l0]
-        x1 = a[c, l1]
-        x2 = a[c, l2]
-        w01 = weight * x0 * x1
-        grad[grad_row, l0] += weight * x1 * x2
-        grad[grad_row, l1] += weight * x0 * x2
-        grad[grad_row, l2] += w01
-        return w01 * x2
-    if degree == 4:
-        l0 = factors[row, 0]
-        l1 = factors[row, 1]
-        l2 = factors[row, 2]
-        l3 = factors[row, 3]
-        x0 = a[c, l0]
-        x1 = a[c, l1]
-        x2 = a[c, l2]
-        x3 = a[c, l3]
-        w01 = weight * x0 * x1
-        w23 = weight * x2 * x3
-        grad[grad_row, l0] += x1 * w23
-        grad[grad_row, l1] += x0 * w23
-        grad[grad_row, l2] += w01 * x3
-        grad[grad_row, l3] += w01 * x2
-        return w01 * x2 * x3
-    if degree == 1:
-        l0 = factors[row, 0]
-        grad[grad_row, l0] += weight
-        return weight * a[c, l0]
-    value = 1.0
-    for q in range(degree):
-        prefix[q] = value
-        value *= a[c, factors[row, q]]
-    suffix = weight
-    for q in range(degree - 1, -1, -1):
-        lm = factors[row, q]
-        grad[grad_row, lm] += prefix[q] * suffix
-        suffix *= a[c, lm]
-    return weight * value
+@njit(cache=True)
+def merged_polynomial(aT, tuple_lm, tuple_degree, tuple_w, start, stop, dEdaT):
+    """``sum_T sum_c W[T, c] prod_q aT[lm_Tq, c]`` over patterns ``start..stop``, adding the
+    gradient into ``dEdaT``. Degrees 1-4 are written out; higher ones use prefix/suffix products."""
+    n_ch = aT.shape[1]
+    energy = 0.0
+    prefix = np.zeros(8)
+    for T in range(start, stop):
+        degree = tuple_degree[T]
+        if degree == 4:
+            l0 = tuple_lm[T, 0]
+            l1 = tuple_lm[T, 1]
+            l2 = tuple_lm[T, 2]
+            l3 = tuple_lm[T, 3]
+            for c in range(n_ch):
+                w = tuple_w[T, c]
+                x0 = aT[l0, c]
+                x1 = aT[l1, c]
+                x2 = aT[l2, c]
+                x3 = aT[l3, c]
+                w01 = w * x0 * x1
+                w23 = w * x2 * x3
+                dEdaT[l0, c] += x1 * w23
+                dEdaT[l1, c] += x0 * w23
+                dEdaT[l2, c] += w01 * x3
+                dEdaT[l3, c] += w01 * x2
+                energy += w01 * x2 * x3
+        elif degree == 3:
+            l0 = tuple_lm[T, 0]
+            l1 = tuple_lm[T, 1]
+            l2 = tuple_lm[T, 2]
+            for c in range(n_ch):
+                w = tuple_w[T, c]
+                x0 = aT[l0, c]
+                x1 = aT[l1, c]
+                x2 = aT[l2, c]
+                w01 = w * x0 * x1
+                dEdaT[l0, c] += w * x1 * x2
+                dEdaT[l1, c] += w * x0 * x2
+                dEdaT[l2, c] += w01
+                energy += w01 * x2
+        elif degree == 2:
+            l0 = tuple_lm[T, 0]
+            l1 = tuple_lm[T, 1]
+            for c in range(n_ch):
+                w = tuple_w[T, c]
+                x0 = aT[l0, c]
+                x1 = aT[l1, c]
+                dEdaT[l0, c] += w * x1
+                dEdaT[l1, c] += w * x0
+                energy += w * x0 * x1
+        elif degree == 1:
+            l0 = tuple_lm[T, 0]
+            for c in range(n_ch):
+                w = tuple_w[T, c]
+                dEdaT[l0, c] += w
+                energy += w * aT[l0, c]
+        else:
+            for c in range(n_ch):
+                w = tuple_w[T, c]
+                if w == 0.0:
+                    continue
+                value = 1.0
+                for q in range(degree):
+                    prefix[q] = value
+                    value *= aT[tuple_lm[T, q], c]
+                suffix = w
+                for q in range(degree - 1, -1, -1):
+                    lm = tuple_lm[T, q]
+                    dEdaT[lm, c] += prefix[q] * suffix
+                    suffix *= aT[lm, c]
+                energy += w * value
+    return energy
+
+
+@njit(cache=True)
+def coupled_value_gradient(aT, c, entry_lm, entry_degree, entry_coef, start, stop, grad):
+    """``B = sum_e coef_e prod_q aT[lm_eq, c]`` over entries ``start..stop`` and ``grad[lm] = dB/daT[lm, c]``."""
+    value = 0.0
+    prefix = np.zeros(8)
+    for e in range(start, stop):
+        degree = entry_degree[e]
+        prod = 1.0
+        for q in range(degree):
+            prefix[q] = prod
+            prod *= aT[entry_lm[e, q], c]
+        suffix = entry_coef[e]
+        for q in range(degree - 1, -1, -1):
+            lm = entry_lm[e, q]
+            grad[lm] += prefix[q] * suffix
+            suffix *= aT[lm, c]
+        value += entry_coef[e] * prod
+    return value
 
 
 @njit(cache=True)
 def potential_energy_forces(pair_start, pair_j, vectors, species, n_species, radial_kind, n_basis, r_min, r_cut,
                             centres, width, l_max,
-                            mono_start, mono_channel, mono_lm, mono_degree, mono_w, const,
+                            tuple_start, tuple_lm, tuple_degree, tuple_w, const,
                             q_channel, q_type, type_entry_start, entry_lm, entry_degree, entry_coef, q_mean, q_scale,
                             q_terms, q_coef):
     """Per-atom energies (eV), forces (eV/Å) and virial (Voigt, eV) of a polynomial potential.
 
-    ``mono_start[s]:mono_start[s+1]``: merged monomials of central species s, each on channel
-    ``mono_channel`` with ``mono_degree`` factors ``mono_lm`` and weight ``mono_w``; ``const[s]``:
-    constant energy. ``q_*``: features entering products (channel, coupling type, mean, scale)
-    and ``q_terms`` (monomials over them, -1 padded) with weights ``q_coef[s, t]``.
+    ``tuple_start[s]:tuple_start[s+1]``: angular patterns of central species s, each with
+    ``tuple_degree`` factors ``tuple_lm`` and a weight per channel ``tuple_w[T, :]``;
+    ``const[s]``: constant energy. ``q_*``: features entering products (channel, coupling type,
+    mean, scale) and ``q_terms`` (monomials over them, -1 padded) with weights ``q_coef[s, t]``.
     Pairs sorted by central atom (``pair_start``), ``vectors`` = r_ij (Å).
     """
     n_atoms = pair_start.shape[0] - 1
@@ -109,9 +148,8 @@ def potential_energy_forces(pair_start, pair_j, vectors, species, n_species, rad
     energies = np.zeros(n_atoms)
     forces = np.zeros((n_atoms, 3))
     virial = np.zeros(6)
-    a = np.zeros((n_ch, n_lm))
-    dEda = np.zeros((n_ch, n_lm))
-    prefix = np.zeros(8)
+    aT = np.zeros((n_lm, n_ch))
+    dEdaT = np.zeros((n_lm, n_ch))
     gq = np.zeros(n_q)
     dEdg = np.zeros(n_q)
     gB = np.zeros((max(n_q, 1), n_lm))
@@ -128,30 +166,22 @@ def potential_energy_forces(pair_start, pair_j, vectors, species, n_species, rad
         else:
             f, df = chebyshev_radial_basis(r, n_basis, r_min, r_cut)
         Y, dY = real_spherical_harmonics(vec, l_max)
-        a[:, :] = 0.0
+        aT[:, :] = 0.0
         for pp in range(m):
             base = species[pair_j[p0 + pp]] * n_basis
-            for n in range(n_basis):
-                fn = f[pp, n]
-                if fn == 0.0:
-                    continue
-                for lm in range(n_lm):
-                    a[base + n, lm] += fn * Y[pp, lm]
-        dEda[:, :] = 0.0
+            for lm in range(n_lm):
+                y = Y[pp, lm]
+                for n in range(n_basis):
+                    aT[lm, base + n] += f[pp, n] * y
+        dEdaT[:, :] = 0.0
         s = species[i]
-        e = const[s]
-        for k in range(mono_start[s], mono_start[s + 1]):
-            c = mono_channel[k]
-            e += _product_value_gradient(a, c, mono_lm, k, mono_degree[k], mono_w[k], dEda, c, prefix)
+        e = const[s] + merged_polynomial(aT, tuple_lm, tuple_degree, tuple_w, tuple_start[s], tuple_start[s + 1], dEdaT)
         if n_q > 0:
-            # values and gradients (with respect to a) of the features that enter products
             for k in range(n_q):
-                c = q_channel[k]
                 t = q_type[k]
                 gB[k, :] = 0.0
-                value = 0.0
-                for ent in range(type_entry_start[t], type_entry_start[t + 1]):
-                    value += _product_value_gradient(a, c, entry_lm, ent, entry_degree[ent], entry_coef[ent], gB, k, prefix)
+                value = coupled_value_gradient(aT, q_channel[k], entry_lm, entry_degree, entry_coef,
+                                               type_entry_start[t], type_entry_start[t + 1], gB[k])
                 gq[k] = (value - q_mean[k]) / q_scale[k]
             dEdg[:] = 0.0
             for t in range(q_terms.shape[0]):
@@ -179,7 +209,7 @@ def potential_energy_forces(pair_start, pair_j, vectors, species, n_species, rad
                     continue
                 c = q_channel[k]
                 for lm in range(n_lm):
-                    dEda[c, lm] += wk * gB[k, lm]
+                    dEdaT[lm, c] += wk * gB[k, lm]
         energies[i] = e
         for pp in range(m):
             base = species[pair_j[p0 + pp]] * n_basis
@@ -187,15 +217,12 @@ def potential_energy_forces(pair_start, pair_j, vectors, species, n_species, rad
                 s0 = 0.0
                 s1 = 0.0
                 for n in range(n_basis):
-                    w = dEda[base + n, lm]
+                    w = dEdaT[lm, base + n]
                     s0 += w * f[pp, n]
                     s1 += w * df[pp, n]
                 h0[lm] = s0
                 h1[lm] = s1
             rr = r[pp]
-            ux = vec[pp, 0] / rr
-            uy = vec[pp, 1] / rr
-            uz = vec[pp, 2] / rr
             radial = 0.0
             gx = 0.0
             gy = 0.0
@@ -205,9 +232,12 @@ def potential_energy_forces(pair_start, pair_j, vectors, species, n_species, rad
                 gx += h0[lm] * dY[pp, lm, 0]
                 gy += h0[lm] * dY[pp, lm, 1]
                 gz += h0[lm] * dY[pp, lm, 2]
-            gx += radial * ux
-            gy += radial * uy
-            gz += radial * uz
+            rx = vec[pp, 0]
+            ry = vec[pp, 1]
+            rz = vec[pp, 2]
+            gx += radial * rx / rr
+            gy += radial * ry / rr
+            gz += radial * rz / rr
             j = pair_j[p0 + pp]
             forces[j, 0] -= gx
             forces[j, 1] -= gy
@@ -215,9 +245,6 @@ def potential_energy_forces(pair_start, pair_j, vectors, species, n_species, rad
             forces[i, 0] += gx
             forces[i, 1] += gy
             forces[i, 2] += gz
-            rx = vec[pp, 0]
-            ry = vec[pp, 1]
-            rz = vec[pp, 2]
             virial[0] += rx * gx
             virial[1] += ry * gy
             virial[2] += rz * gz
