@@ -126,6 +126,7 @@ def compile_tables(potential) -> dict:
         "tuple_lm": np.array(tuple_lm, dtype=np.int64).reshape(len(tuple_lm), MAX_FACTORS),
         "tuple_degree": np.array([sum(1 for x in row if x >= 0) for row in tuple_lm], dtype=np.int64),
         "tuple_w": np.array(tuple_w, dtype=float).reshape(len(tuple_w), n_ch), "const": const,
+        "tuple_nch": np.array([int(np.nonzero(w)[0].max()) + 1 for w in tuple_w], dtype=np.int64),
         "q_channel": np.array([feat_species[k] * N + feat_n[k] for k in q_features], dtype=np.int64),
         "q_type": np.array([type_local[int(feat_type[k])] for k in q_features], dtype=np.int64),
         "type_entry_start": np.asarray(entry_start, dtype=np.int64),

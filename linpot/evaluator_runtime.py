@@ -25,7 +25,7 @@ def run_tables(tables: dict, positions, species, cell, pbc) -> dict:
     energies, forces, virial = potential_energy_forces(
         pair_start, pairs.j, np.ascontiguousarray(pairs.vectors), species, int(t["n_species"]), int(t["radial_kind"]),
         int(t["n_basis"]), float(t["r_min"]), float(t["cutoff"]), t["centres"], float(t["width"]), int(t["l_max"]),
-        t["tuple_start"], t["tuple_lm"], t["tuple_degree"], t["tuple_w"], t["const"],
+        t["tuple_start"], t["tuple_lm"], t["tuple_degree"], t["tuple_nch"], t["tuple_w"], t["const"],
         t["q_channel"], t["q_type"], t["type_entry_start"], t["entry_lm"], t["entry_degree"], t["entry_coef"], t["q_mean"], t["q_scale"],
         t["q_terms"], t["q_coef"])
     out = {"energy": float(energies.sum()), "energies": energies, "forces": forces}

@@ -26,21 +26,22 @@ import numpy as np
 from numba import njit
 
 from .radial import chebyshev_radial_basis, gaussian_radial_basis
-from .spherical_harmonics import real_spherical_harmonics
+from .spherical_harmonics import _normalisation, real_spherical_harmonics_into
 
 RADIAL_CHEBYSHEV = 0
 RADIAL_GAUSSIAN = 1
 
 
 @njit(cache=True)
-def merged_polynomial(aT, tuple_lm, tuple_degree, tuple_w, start, stop, dEdaT):
-    """``sum_T sum_c W[T, c] prod_q aT[lm_Tq, c]`` over patterns ``start..stop``, adding the
-    gradient into ``dEdaT``. Degrees 1-4 are written out; higher ones use prefix/suffix products."""
-    n_ch = aT.shape[1]
+def merged_polynomial(aT, tuple_lm, tuple_degree, tuple_nch, tuple_w, start, stop, dEdaT):
+    """``sum_T sum_c W[T, c] prod_q aT[lm_Tq, c]`` over patterns ``start..stop`` and channels
+    ``c < tuple_nch[T]`` (the weights beyond are zero), adding the gradient into ``dEdaT``.
+    Degrees 1-4 are written out; higher ones use prefix/suffix products."""
     energy = 0.0
     prefix = np.zeros(8)
     for T in range(start, stop):
         degree = tuple_degree[T]
+        n_ch = tuple_nch[T]
         if degree == 4:
             l0 = tuple_lm[T, 0]
             l1 = tuple_lm[T, 1]
@@ -130,13 +131,13 @@ def coupled_value_gradient(aT, c, entry_lm, entry_degree, entry_coef, start, sto
 @njit(cache=True)
 def potential_energy_forces(pair_start, pair_j, vectors, species, n_species, radial_kind, n_basis, r_min, r_cut,
                             centres, width, l_max,
-                            tuple_start, tuple_lm, tuple_degree, tuple_w, const,
+                            tuple_start, tuple_lm, tuple_degree, tuple_nch, tuple_w, const,
                             q_channel, q_type, type_entry_start, entry_lm, entry_degree, entry_coef, q_mean, q_scale,
                             q_terms, q_coef):
     """Per-atom energies (eV), forces (eV/Å) and virial (Voigt, eV) of a polynomial potential.
 
     ``tuple_start[s]:tuple_start[s+1]``: angular patterns of central species s, each with
-    ``tuple_degree`` factors ``tuple_lm`` and a weight per channel ``tuple_w[T, :]``;
+    ``tuple_degree`` factors ``tuple_lm`` and a weight per channel ``tuple_w[T, :tuple_nch[T]]``;
     ``const[s]``: constant energy. ``q_*``: features entering products (channel, coupling type,
     mean, scale) and ``q_terms`` (monomials over them, -1 padded) with weights ``q_coef[s, t]``.
     Pairs sorted by central atom (``pair_start``), ``vectors`` = r_ij (Å).
@@ -150,11 +151,20 @@ def potential_energy_forces(pair_start, pair_j, vectors, species, n_species, rad
     virial = np.zeros(6)
     aT = np.zeros((n_lm, n_ch))
     dEdaT = np.zeros((n_lm, n_ch))
+    dEda = np.zeros((n_ch, n_lm))
     gq = np.zeros(n_q)
     dEdg = np.zeros(n_q)
     gB = np.zeros((max(n_q, 1), n_lm))
     h0 = np.zeros(n_lm)
     h1 = np.zeros(n_lm)
+    # Per-atom buffers, allocated once: allocating them per atom (a few hundred kB) costs more
+    # than the harmonics themselves.
+    max_pairs = 0
+    for i in range(n_atoms):
+        max_pairs = max(max_pairs, pair_start[i + 1] - pair_start[i])
+    Y = np.zeros((max_pairs, n_lm))
+    dY = np.zeros((max_pairs, n_lm, 3))
+    K = _normalisation(l_max)
     for i in range(n_atoms):
         p0 = pair_start[i]
         p1 = pair_start[i + 1]
@@ -165,7 +175,7 @@ def potential_energy_forces(pair_start, pair_j, vectors, species, n_species, rad
             f, df = gaussian_radial_basis(r, centres, width, r_cut)
         else:
             f, df = chebyshev_radial_basis(r, n_basis, r_min, r_cut)
-        Y, dY = real_spherical_harmonics(vec, l_max)
+        real_spherical_harmonics_into(vec, l_max, K, Y, dY)
         aT[:, :] = 0.0
         for pp in range(m):
             base = species[pair_j[p0 + pp]] * n_basis
@@ -175,7 +185,8 @@ def potential_energy_forces(pair_start, pair_j, vectors, species, n_species, rad
                     aT[lm, base + n] += f[pp, n] * y
         dEdaT[:, :] = 0.0
         s = species[i]
-        e = const[s] + merged_polynomial(aT, tuple_lm, tuple_degree, tuple_w, tuple_start[s], tuple_start[s + 1], dEdaT)
+        e = const[s] + merged_polynomial(aT, tuple_lm, tuple_degree, tuple_nch, tuple_w, tuple_start[s],
+                                         tuple_start[s + 1], dEdaT)
         if n_q > 0:
             for k in range(n_q):
                 t = q_type[k]
@@ -211,17 +222,21 @@ def potential_energy_forces(pair_start, pair_j, vectors, species, n_species, rad
                 for lm in range(n_lm):
                     dEdaT[lm, c] += wk * gB[k, lm]
         energies[i] = e
+        # channel-major copy of dE/da: the neighbour pass below then runs over lm in unit stride
+        for lm in range(n_lm):
+            for c in range(n_ch):
+                dEda[c, lm] = dEdaT[lm, c]
         for pp in range(m):
             base = species[pair_j[p0 + pp]] * n_basis
-            for lm in range(n_lm):
-                s0 = 0.0
-                s1 = 0.0
-                for n in range(n_basis):
-                    w = dEdaT[lm, base + n]
-                    s0 += w * f[pp, n]
-                    s1 += w * df[pp, n]
-                h0[lm] = s0
-                h1[lm] = s1
+            h0[:] = 0.0
+            h1[:] = 0.0
+            for n in range(n_basis):
+                fn = f[pp, n]
+                dfn = df[pp, n]
+                row = dEda[base + n]
+                for lm in range(n_lm):
+                    h0[lm] += row[lm] * fn
+                    h1[lm] += row[lm] * dfn
             rr = r[pp]
             radial = 0.0
             gx = 0.0

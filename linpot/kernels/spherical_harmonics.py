@@ -37,16 +37,30 @@ def real_spherical_harmonics(vectors, l_max):
     n_lm = (l_max + 1) * (l_max + 1)
     Y = np.zeros((n, n_lm))
     dY = np.zeros((n, n_lm, 3))
-    K = _normalisation(l_max)
+    real_spherical_harmonics_into(vectors, l_max, _normalisation(l_max), Y, dY)
+    return Y, dY
+
+
+@njit(cache=True)
+def real_spherical_harmonics_into(vectors, l_max, K, Y, dY):
+    """:func:`real_spherical_harmonics` written into ``Y[:n]`` and ``dY[:n]`` (``n = len(vectors)``),
+    with ``K = _normalisation(l_max)``: for callers that reuse buffers (allocating arrays of a
+    few hundred kB per atom costs more than computing them)."""
+    n = vectors.shape[0]
     P = np.zeros((l_max + 1, l_max + 1))
     dP = np.zeros((l_max + 1, l_max + 1))
     C = np.zeros(l_max + 1)
     S = np.zeros(l_max + 1)
+    # reciprocals of the recursion's divisors (divisions are the slow part of this loop)
+    inv = np.zeros(l_max + 2)
+    for k in range(1, l_max + 2):
+        inv[k] = 1.0 / k
     for p in range(n):
         r = math.sqrt(vectors[p, 0] ** 2 + vectors[p, 1] ** 2 + vectors[p, 2] ** 2)
-        x = vectors[p, 0] / r
-        y = vectors[p, 1] / r
-        z = vectors[p, 2] / r
+        inv_r = 1.0 / r
+        x = vectors[p, 0] * inv_r
+        y = vectors[p, 1] * inv_r
+        z = vectors[p, 2] * inv_r
         # Pbar_l^m(z) and d/dz, by the upward recursion in l at fixed m.
         for m in range(l_max + 1):
             pmm = 1.0
@@ -58,8 +72,8 @@ def real_spherical_harmonics(vectors, l_max):
                 P[m + 1, m] = (2 * m + 1) * z * pmm
                 dP[m + 1, m] = (2 * m + 1) * pmm
             for l in range(m + 2, l_max + 1):
-                P[l, m] = ((2 * l - 1) * z * P[l - 1, m] - (l + m - 1) * P[l - 2, m]) / (l - m)
-                dP[l, m] = ((2 * l - 1) * (P[l - 1, m] + z * dP[l - 1, m]) - (l + m - 1) * dP[l - 2, m]) / (l - m)
+                P[l, m] = ((2 * l - 1) * z * P[l - 1, m] - (l + m - 1) * P[l - 2, m]) * inv[l - m]
+                dP[l, m] = ((2 * l - 1) * (P[l - 1, m] + z * dP[l - 1, m]) - (l + m - 1) * dP[l - 2, m]) * inv[l - m]
         C[0] = 1.0
         S[0] = 0.0
         for m in range(1, l_max + 1):
@@ -86,12 +100,11 @@ def real_spherical_harmonics(vectors, l_max):
                     gsz = k * dP[l, m] * S[m]
                     Y[p, base - m] = vs
                     radial = x * gsx + y * gsy + z * gsz
-                    dY[p, base - m, 0] = (gsx - x * radial) / r
-                    dY[p, base - m, 1] = (gsy - y * radial) / r
-                    dY[p, base - m, 2] = (gsz - z * radial) / r
+                    dY[p, base - m, 0] = (gsx - x * radial) * inv_r
+                    dY[p, base - m, 1] = (gsy - y * radial) * inv_r
+                    dY[p, base - m, 2] = (gsz - z * radial) * inv_r
                 Y[p, base + m] = vc
                 radial = x * gcx + y * gcy + z * gcz
-                dY[p, base + m, 0] = (gcx - x * radial) / r
-                dY[p, base + m, 1] = (gcy - y * radial) / r
-                dY[p, base + m, 2] = (gcz - z * radial) / r
-    return Y, dY
+                dY[p, base + m, 0] = (gcx - x * radial) * inv_r
+                dY[p, base + m, 1] = (gcy - y * radial) * inv_r
+                dY[p, base + m, 2] = (gcz - z * radial) * inv_r
