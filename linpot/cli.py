@@ -218,6 +218,19 @@ def cmd_export(args) -> int:
     from .export import export_potential
     from .potential import Potential
 
+    if args.lammps:
+        from .snap_files import lammps_pair_commands, write_lammps_snap
+
+        potential = Potential.load(args.potential)
+        _check_output_path(args.lammps + ".snapcoeff")
+        for path in write_lammps_snap(potential, args.lammps):
+            log.info("wrote %s", path)
+        _write_stdout("\n".join(["# pair_style snap:"] + lammps_pair_commands(potential, args.lammps, "snap")
+                                 + ["# or ML-IAP:"] + lammps_pair_commands(potential, args.lammps, "mliap")))
+        if not args.output:
+            return 0
+    if not args.output:
+        raise LinpotInputError("give -o MODULE.py (standalone evaluator) and/or --lammps PREFIX (SNAP files)")
     if not args.output.endswith(".py"):
         raise LinpotInputError("the exported evaluator is a Python module: give an output path ending in .py", args.output)
     if not Path(args.output).stem.isidentifier():
@@ -351,7 +364,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     export = sub.add_parser("export", help="write a potential as a standalone evaluator module (numpy, numba, ase)")
     export.add_argument("potential", metavar="POT")
-    export.add_argument("-o", "--output", required=True, metavar="MODULE.py")
+    export.add_argument("-o", "--output", metavar="MODULE.py", help="standalone evaluator module")
+    export.add_argument("--lammps", metavar="PREFIX",
+                        help="SNAP potentials: write PREFIX.snapcoeff/.snapparam and ML-IAP files for LAMMPS")
     export.set_defaults(func=cmd_export)
 
     md = sub.add_parser("md", help="molecular dynamics with ASE's integrators and a potential")

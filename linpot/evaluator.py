@@ -28,6 +28,15 @@ from .kernels.evaluator import RADIAL_CHEBYSHEV, RADIAL_GAUSSIAN
 MAX_FACTORS = 6
 
 
+COMPILED_KINDS = ("pair", "invariants")
+
+
+def supports(potential) -> bool:
+    """Whether the compiled evaluator knows the potential's descriptor family (others run the
+    model's own reverse mode; SNAP runs natively in LAMMPS, :mod:`linpot.snap_files`)."""
+    return potential.model.descriptor.kind in COMPILED_KINDS
+
+
 def _feature_definitions(descriptor):
     """Per feature: neighbour species, radial index, coupling type; per type its entries."""
     if descriptor.kind == "pair":

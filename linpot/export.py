@@ -25,7 +25,8 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__
-from .evaluator import compile_tables
+from .errors import LinpotInputError
+from .evaluator import compile_tables, supports
 from .potential import atomic_write_text
 
 _PACKAGE = Path(__file__).resolve().parent
@@ -126,6 +127,9 @@ class Calculator(_ASECalculator):
 
 def module_source(potential, source: str = "<potential>", module: str = "linpot_potential") -> str:
     """The text of the standalone module for ``potential``."""
+    if not supports(potential):
+        raise LinpotInputError(f"the standalone evaluator does not know the {potential.model.descriptor.kind} descriptor"
+                               + (" (export SNAP potentials with --lammps PREFIX)" if potential.model.descriptor.kind == "snap" else ""))
     tables = compile_tables(potential)
     arrays = {k: _encode_array(v) for k, v in tables.items() if isinstance(v, np.ndarray)}
     scalars = {k: v for k, v in tables.items() if not isinstance(v, np.ndarray)}

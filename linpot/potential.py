@@ -133,9 +133,11 @@ class Potential:
         """Energy (eV), per-atom energies, forces (eV/Å), stress (eV/Å^3, Voigt; periodic cells)
         by the compiled evaluator (:mod:`linpot.evaluator`), built on first use."""
         if self._compiled is None:
-            from .evaluator import CompiledPotential
+            from .evaluator import CompiledPotential, supports
 
-            self._compiled = CompiledPotential(self)
+            self._compiled = CompiledPotential(self) if supports(self) else False
+        if self._compiled is False:  # a descriptor family the compiled evaluator does not know
+            return self.model.predict(self.coefficients, positions, numbers, cell, pbc)
         return self._compiled.predict(positions, numbers, cell, pbc)
 
     def predict_atoms(self, atoms) -> dict:

@@ -7,7 +7,7 @@ import pytest
 from ase import Atoms
 from ase.build import bulk
 
-from linpot.descriptors import InvariantDescriptor, PairDescriptor
+from linpot.descriptors import InvariantDescriptor, PairDescriptor, SnapDescriptor
 from linpot.models import PolynomialModel
 
 
@@ -67,6 +67,12 @@ def make_model(elements=("Cu",), kind="chebyshev", n_basis=5, degree=3, cutoff=5
     radial = {"kind": kind, "n_basis": n_basis}
     if family == "pair":
         descriptor = PairDescriptor(list(elements), cutoff=cutoff, radial=radial)
+    elif family == "snap":
+        # distinct radii and weights per element, so that pair cutoffs and weights are exercised
+        radii = [0.5, 0.45, 0.4][:len(elements)]
+        weights = [1.0, 0.8, 0.6][:len(elements)]
+        descriptor = SnapDescriptor(list(elements), twojmax=4, rcutfac=cutoff, radii=radii, weights=weights,
+                                    rmin0=0.2)
     else:
         orders = [[p, min(n, n_basis), l] for p, n, l in SMALL_ORDERS]
         descriptor = InvariantDescriptor(list(elements), cutoff=cutoff, radial=radial, orders=orders)
@@ -88,6 +94,8 @@ FAMILIES = {
     "pair-gaussian-deg3": ("pair", "gaussian", 3),
     "invariants-chebyshev-deg1": ("invariants", "chebyshev", 1),
     "invariants-gaussian-deg2": ("invariants", "gaussian", 2),
+    "snap-deg1": ("snap", "chebyshev", 1),
+    "snap-deg2": ("snap", "chebyshev", 2),
 }
 
 

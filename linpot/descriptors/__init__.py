@@ -12,8 +12,9 @@ from ..errors import LinpotInputError
 from .base import DescriptorResult, species_indices
 from .invariants import InvariantDescriptor
 from .pair import PairDescriptor
+from .snap import SnapDescriptor
 
-DESCRIPTOR_KINDS = {"pair": PairDescriptor, "invariants": InvariantDescriptor}
+DESCRIPTOR_KINDS = {"pair": PairDescriptor, "invariants": InvariantDescriptor, "snap": SnapDescriptor}
 
 
 def descriptor_from_spec(spec: dict):
@@ -24,4 +25,5 @@ def descriptor_from_spec(spec: dict):
     return DESCRIPTOR_KINDS[kind].from_spec(spec)
 
 
-__all__ = ["DescriptorResult", "InvariantDescriptor", "PairDescriptor", "descriptor_from_spec", "species_indices"]
+__all__ = ["DescriptorResult", "InvariantDescriptor", "PairDescriptor", "SnapDescriptor", "descriptor_from_spec",
+           "species_indices"]
