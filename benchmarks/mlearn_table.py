@@ -18,12 +18,12 @@ from __future__ import annotations
 import argparse
 import logging
 import platform
-import re
 import time
 from pathlib import Path
 
 import numpy as np
 
+from docs_table import write_between_markers
 from linpot.config import load_config
 from linpot.fit import fit_potential
 from linpot.metrics import error_table, predict_dataset
@@ -31,7 +31,11 @@ from linpot.plots import parity_plot
 from linpot.structures import read_datasets
 
 REPO = Path(__file__).resolve().parents[1]
-RECIPES = {"pair": "mlearn-{el}-pair", "invariants": "mlearn-{el}"}
+RECIPES = {"pair": "mlearn-{el}-pair", "invariants": "mlearn-{el}", "afs": "mlearn-{el}-afs",
+           "sf": "mlearn-{el}-sf", "snap": "mlearn-{el}-snap"}
+HEADINGS = {"afs": "mlearn: angular Fourier series (preset `angular-fourier`)",
+            "sf": "mlearn: symmetry functions (preset `symmetry-functions`)",
+            "snap": "mlearn: SNAP (preset `snap`, 2J = 8, linear)"}
 #: Test RMSE (meV/atom, eV/Å) of the peers on the same files, quoted in the invariants issue:
 #: the published mlearn MTP models (Zuo et al. 2020) and pypolymlp 0.22.1 fitted on the same split.
 PEERS = {"Ni": (0.75, 0.027, 0.90, 0.028), "Cu": (0.52, 0.014, 0.46, 0.010),
@@ -127,15 +131,9 @@ def main():
         rows.append(run_element(element, args.recipe))
         print(table(rows[-1:], peers).splitlines()[-1], flush=True)
     text = table(rows, peers)
-    begin, end = f"<!-- mlearn-{args.recipe}:begin -->", f"<!-- mlearn-{args.recipe}:end -->"
     stamp = (f"Made by `python benchmarks/mlearn_table.py --recipe {args.recipe} --elements {' '.join(args.elements)}` on "
              f"{platform.processor() or platform.machine()}, {time.strftime('%Y-%m-%d')}, one process.")
-    doc = REPO / "docs" / "benchmarks.md"
-    content = doc.read_text()
-    block = f"{begin}\n{text}\n\n{stamp}\n{end}"
-    content = re.sub(re.escape(begin) + ".*?" + re.escape(end), lambda _: block, content, flags=re.S)
-    doc.write_text(content)
-    print(text)
+    write_between_markers(f"mlearn-{args.recipe}", text, stamp, heading=HEADINGS.get(args.recipe))
 
 
 if __name__ == "__main__":

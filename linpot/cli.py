@@ -285,11 +285,16 @@ def cmd_md(args) -> int:
 def cmd_presets(args) -> int:
     from .config import load_preset, preset_names
 
+    from .fit import build_model
+
     for name in preset_names():
         preset = load_preset(name)
         d, m = preset["descriptor"], preset["model"]
+        model = build_model(preset, ["Cu"])
         extra = f", orders {d['orders']}" if "orders" in d else ""
-        _write_stdout(f"{name:<20} {d['kind']}, cutoff {d['cutoff']} Å{extra}; polynomial degree {m.get('degree', 1)}")
+        _write_stdout(f"{name:<20} {d['kind']}, cutoff {model.descriptor.cutoff:g} Å{extra}; "
+                      f"{model.descriptor.n_features} features, polynomial degree {m.get('degree', 1)}, "
+                      f"{model.n_coefficients} coefficients per element")
     return 0
 
 

@@ -7,7 +7,8 @@ import pytest
 from ase import Atoms
 from ase.build import bulk
 
-from linpot.descriptors import InvariantDescriptor, PairDescriptor, SnapDescriptor
+from linpot.descriptors import (AngularFourierDescriptor, InvariantDescriptor, PairDescriptor, SnapDescriptor,
+                                SymmetryFunctionDescriptor)
 from linpot.models import PolynomialModel
 
 
@@ -67,6 +68,12 @@ def make_model(elements=("Cu",), kind="chebyshev", n_basis=5, degree=3, cutoff=5
     radial = {"kind": kind, "n_basis": n_basis}
     if family == "pair":
         descriptor = PairDescriptor(list(elements), cutoff=cutoff, radial=radial)
+    elif family == "angular-fourier":
+        descriptor = AngularFourierDescriptor(list(elements), cutoff=cutoff, radial=radial, l_max=4, mixed_radial=True)
+    elif family == "symmetry-functions":
+        descriptor = SymmetryFunctionDescriptor(list(elements), cutoff=cutoff,
+                                                g2={"eta": [0.05, 0.5], "r_s": [0.0, 2.5]},
+                                                g4={"eta": [0.01, 0.1], "zeta": [1.0, 2.0, 3.5], "lambda": [1.0, -1.0]})
     elif family == "snap":
         # distinct radii and weights per element, so that pair cutoffs and weights are exercised
         radii = [0.5, 0.45, 0.4][:len(elements)]
@@ -94,6 +101,9 @@ FAMILIES = {
     "pair-gaussian-deg3": ("pair", "gaussian", 3),
     "invariants-chebyshev-deg1": ("invariants", "chebyshev", 1),
     "invariants-gaussian-deg2": ("invariants", "gaussian", 2),
+    "angular-fourier-deg2": ("angular-fourier", "gaussian", 2),
+    "symmetry-functions-deg1": ("symmetry-functions", "chebyshev", 1),
+    "symmetry-functions-deg2": ("symmetry-functions", "chebyshev", 2),
     "snap-deg1": ("snap", "chebyshev", 1),
     "snap-deg2": ("snap", "chebyshev", 2),
 }

@@ -96,3 +96,49 @@ def trivial_multiplicity(ls) -> int:
     # (1/pi) int_0^pi chi (1 - cos w) dw = mean over the full circle of chi (1 - cos w)
     value = np.mean(total * (1 - np.cos(w))).real
     return int(round(value))
+
+
+def angular_fourier_direct(vectors, species, f, c1, c2, l, N):
+    """Angular Fourier series of one atom by the triple loop: for each feature,
+    sum over neighbour pairs (j, k) of f_n1(r_j) f_n2(r_k) cos(l theta_jk), j = k included."""
+    r = np.linalg.norm(vectors, axis=1)
+    out = np.zeros(len(c1))
+    for k_feat, (a, b, ll) in enumerate(zip(c1, c2, l)):
+        s1, n1 = divmod(int(a), N)
+        s2, n2 = divmod(int(b), N)
+        total = 0.0
+        for j in range(len(r)):
+            if species[j] != s1:
+                continue
+            for k in range(len(r)):
+                if species[k] != s2:
+                    continue
+                cos = np.clip(vectors[j] @ vectors[k] / (r[j] * r[k]), -1.0, 1.0)
+                total += f[j, n1] * f[k, n2] * math.cos(ll * math.acos(cos))
+        out[k_feat] = total
+    return out
+
+
+def symmetry_functions_direct(vectors, species, n_species, rc, g2, g4):
+    """G2 and G4 of one atom by their definitions (loops over neighbours and ordered pairs)."""
+    r = np.linalg.norm(vectors, axis=1)
+    fc = lambda x: 0.5 * (math.cos(math.pi * x / rc) + 1.0) if x < rc else 0.0
+    feats = []
+    for s in range(n_species):
+        for eta, rs in itertools.product(g2["eta"], g2["r_s"]):
+            feats.append(sum(math.exp(-eta * (r[j] - rs) ** 2) * fc(r[j]) for j in range(len(r)) if species[j] == s))
+    for s1 in range(n_species):
+        for s2 in range(s1, n_species):
+            for eta, zeta, lam in itertools.product(g4["eta"], g4["zeta"], g4["lambda"]):
+                total = 0.0
+                for j in range(len(r)):
+                    for k in range(len(r)):
+                        if j == k or sorted((species[j], species[k])) != [s1, s2]:
+                            continue
+                        rjk = np.linalg.norm(vectors[k] - vectors[j])
+                        cos = vectors[j] @ vectors[k] / (r[j] * r[k])
+                        q = max(1.0 + lam * cos, 0.0)
+                        total += (2.0 ** (1 - zeta) * q ** zeta * math.exp(-eta * (r[j] ** 2 + r[k] ** 2 + rjk ** 2))
+                                  * fc(r[j]) * fc(r[k]) * fc(rjk))
+                feats.append(total)
+    return np.array(feats)

@@ -9,12 +9,15 @@ and stresses by the chain rule, whatever the family.
 from __future__ import annotations
 
 from ..errors import LinpotInputError
+from .angular_fourier import AngularFourierDescriptor
 from .base import DescriptorResult, species_indices
 from .invariants import InvariantDescriptor
 from .pair import PairDescriptor
 from .snap import SnapDescriptor
+from .symmetry_functions import SymmetryFunctionDescriptor
 
-DESCRIPTOR_KINDS = {"pair": PairDescriptor, "invariants": InvariantDescriptor, "snap": SnapDescriptor}
+DESCRIPTOR_KINDS = {"pair": PairDescriptor, "invariants": InvariantDescriptor, "snap": SnapDescriptor,
+                    "angular-fourier": AngularFourierDescriptor, "symmetry-functions": SymmetryFunctionDescriptor}
 
 
 def descriptor_from_spec(spec: dict):
@@ -25,5 +28,5 @@ def descriptor_from_spec(spec: dict):
     return DESCRIPTOR_KINDS[kind].from_spec(spec)
 
 
-__all__ = ["DescriptorResult", "InvariantDescriptor", "PairDescriptor", "SnapDescriptor", "descriptor_from_spec",
+__all__ = ["AngularFourierDescriptor", "DescriptorResult", "InvariantDescriptor", "PairDescriptor", "SnapDescriptor", "SymmetryFunctionDescriptor", "descriptor_from_spec",
            "species_indices"]

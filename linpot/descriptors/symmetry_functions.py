@@ -1,0 +1,108 @@
+"""Behler-Parrinello atom-centred symmetry functions, radial G2 and angular G4, as a baseline
+family for the same linear and polynomial models (:mod:`linpot.kernels.symmetry_functions`).
+
+Spec::
+
+    {"kind": "symmetry-functions", "cutoff": 5.0,
+     "g2": {"eta": [...], "r_s": [...]},                # every (eta, r_s) pair; 1/Å^2, Å
+     "g4": {"eta": [...], "zeta": [...], "lambda": [1, -1]}}   # every combination
+
+Features: per neighbour element the G2 grid, per unordered element pair the G4 grid. The
+cutoff function is the cosine cutoff of the radial bases.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+
+from ..errors import LinpotInputError
+from ..kernels.symmetry_functions import symmetry_functions
+from ..neighbours import neighbour_list
+from .base import DescriptorResult, species_indices
+
+DEFAULT_G2 = {"eta": [0.01, 0.1, 0.5], "r_s": [0.0, 2.0, 2.5, 3.0, 3.5, 4.0]}
+DEFAULT_G4 = {"eta": [0.005, 0.05], "zeta": [1.0, 2.0, 4.0, 16.0], "lambda": [1.0, -1.0]}
+
+
+class SymmetryFunctionDescriptor:
+    kind = "symmetry-functions"
+
+    def __init__(self, elements: list[str], cutoff: float = 5.0, g2: dict | None = None, g4: dict | None = None):
+        if not elements:
+            raise LinpotInputError("descriptor needs at least one element")
+        if not float(cutoff) > 0:
+            raise LinpotInputError(f"cutoff must be positive, got {cutoff}")
+        self.elements = list(elements)
+        self.cutoff = float(cutoff)
+        self.g2 = {k: [float(v) for v in vals] for k, vals in (g2 if g2 is not None else DEFAULT_G2).items()}
+        self.g4 = {k: [float(v) for v in vals] for k, vals in (g4 if g4 is not None else DEFAULT_G4).items()}
+        if set(self.g2) != {"eta", "r_s"} or (self.g4 and set(self.g4) != {"eta", "zeta", "lambda"}):
+            raise LinpotInputError("g2 needs eta and r_s; g4 needs eta, zeta and lambda")
+        grid2 = list(itertools.product(self.g2["eta"], self.g2["r_s"]))
+        grid4 = list(itertools.product(self.g4.get("eta", []), self.g4.get("zeta", []), self.g4.get("lambda", [])))
+        if any(z < 1 for _, z, _ in grid4) or any(abs(l) != 1 for _, _, l in grid4) or any(e < 0 for e, _ in grid2):
+            raise LinpotInputError("symmetry functions need eta >= 0, zeta >= 1 and lambda = +1 or -1")
+        self._g2_eta = np.array([e for e, _ in grid2])
+        self._g2_rs = np.array([r for _, r in grid2])
+        self._g4_eta = np.array([e for e, _, _ in grid4])
+        self._g4_zeta = np.array([z for _, z, _ in grid4])
+        self._g4_lambda = np.array([l for _, _, l in grid4])
+        n = len(self.elements)
+        self._pair_index = np.zeros((n, n), dtype=np.int64)
+        names, orders = [], []
+        for s in range(n):
+            names += [f"G2[{self.elements[s]},eta={e:g},rs={r:g}]" for e, r in grid2]
+            orders += [1] * len(grid2)
+        k = 0
+        for s1 in range(n):
+            for s2 in range(s1, n):
+                self._pair_index[s1, s2] = self._pair_index[s2, s1] = k
+                k += 1
+                names += [f"G4[{self.elements[s1]}{self.elements[s2]},eta={e:g},zeta={z:g},lambda={l:+g}]"
+                          for e, z, l in grid4]
+                orders += [2] * len(grid4)
+        self._names = names
+        self.feature_orders = np.array(orders, dtype=np.int64)
+
+    @property
+    def n_features(self) -> int:
+        return len(self._names)
+
+    def feature_names(self) -> list[str]:
+        return list(self._names)
+
+    def spec(self) -> dict:
+        return {"kind": self.kind, "elements": list(self.elements), "cutoff": self.cutoff, "g2": self.g2, "g4": self.g4}
+
+    @classmethod
+    def from_spec(cls, spec: dict):
+        spec = dict(spec)
+        spec.pop("kind", None)
+        unknown = set(spec) - {"elements", "cutoff", "g2", "g4"}
+        if unknown:
+            raise LinpotInputError(f"unknown symmetry-functions option(s): {', '.join(sorted(unknown))}")
+        return cls(**spec)
+
+    def _run(self, positions, numbers, cell, pbc, with_gradient):
+        species = species_indices(numbers, self.elements)
+        pairs = neighbour_list(positions, cell, pbc, self.cutoff)
+        pair_start = np.searchsorted(pairs.i, np.arange(len(species) + 1)).astype(np.int64)
+        G, dG = symmetry_functions(pair_start, species[pairs.j], np.ascontiguousarray(pairs.vectors), self.cutoff,
+                                   len(self.elements), self._g2_eta, self._g2_rs, self._g4_eta, self._g4_zeta,
+                                   self._g4_lambda, self._pair_index, with_gradient)
+        return DescriptorResult(G=G, dG=dG, pairs=pairs, species=species)
+
+    def compute(self, positions, numbers, cell, pbc) -> DescriptorResult:
+        return self._run(positions, numbers, cell, pbc, True)
+
+    def features(self, positions, numbers, cell, pbc):
+        result = self._run(positions, numbers, cell, pbc, True)
+        return result.G, result
+
+    def backward(self, context, dEdG):
+        from ..kernels.forces import contract_pair_gradient
+
+        p = context.pairs
+        return contract_pair_gradient(p.i, p.j, p.vectors, dEdG, context.dG, len(context.species))
