@@ -3,7 +3,6 @@ positive tensile, periodic cells only) and per-atom energies."""
 
 from __future__ import annotations
 
-import numpy as np
 from ase.calculators.calculator import Calculator as _ASECalculator
 from ase.calculators.calculator import PropertyNotImplementedError, all_changes
 

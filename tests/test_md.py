@@ -6,7 +6,6 @@ from pathlib import Path
 
 import ase.io
 import numpy as np
-import pytest
 from ase.build import bulk
 
 import linpot

@@ -10,7 +10,6 @@ from ase import Atoms
 from linpot.descriptors import PairDescriptor
 from linpot.potential import Potential
 from linpot.kernels.polynomial import polynomial_features
-from linpot.models import PolynomialModel
 
 from conftest import STRUCTURES, binary_cell, make_model
 from reference import chebyshev_basis, gaussian_basis, pair_features, polynomial_energy

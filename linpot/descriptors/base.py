@@ -27,6 +27,28 @@ class DescriptorResult:
     species: np.ndarray
 
 
+@dataclass
+class ExpansionInputs:
+    """Neighbours, radial functions and harmonics of one structure, kept between the forward
+    pass (features) and the reverse pass (forces)."""
+
+    species: np.ndarray
+    pairs: NeighbourList
+    f: np.ndarray
+    df: np.ndarray
+    Y: np.ndarray
+    dY: np.ndarray
+    unit: np.ndarray
+    pair_start: np.ndarray
+
+
+def check_elements_and_cutoff(elements, cutoff) -> None:
+    if not elements:
+        raise LinpotInputError("descriptor needs at least one element")
+    if not float(cutoff) > 0:
+        raise LinpotInputError(f"cutoff must be positive, got {cutoff}")
+
+
 def species_indices(numbers, elements: list[str]) -> np.ndarray:
     """Index of each atom's element in ``elements``; an element not in the list is an input error."""
     lookup = {atomic_numbers[e]: k for k, e in enumerate(elements)}
@@ -51,10 +73,7 @@ class RadialDescriptor:
     extra_options: tuple[str, ...] = ()
 
     def __init__(self, elements: list[str], cutoff: float, radial: dict | None):
-        if not elements:
-            raise LinpotInputError("descriptor needs at least one element")
-        if not float(cutoff) > 0:
-            raise LinpotInputError(f"cutoff must be positive, got {cutoff}")
+        check_elements_and_cutoff(elements, cutoff)
         self.elements = list(elements)
         self.cutoff = float(cutoff)
         self.radial = RadialBasis.from_spec(radial or {"kind": "chebyshev", "n_basis": 8}, self.cutoff)
@@ -91,6 +110,17 @@ class RadialDescriptor:
 
         p = context.pairs
         return contract_pair_gradient(p.i, p.j, p.vectors, dEdG, context.dG, len(context.species))
+
+    def harmonic_expansion_inputs(self, positions, numbers, cell, pbc, l_max: int) -> "ExpansionInputs":
+        """Neighbours with ``f_n``, ``f_n'``, real harmonics to ``l_max`` and their gradients, unit
+        vectors, and ``pair_start`` (atom i owns pairs ``pair_start[i]:pair_start[i+1]``)."""
+        from ..kernels.spherical_harmonics import real_spherical_harmonics
+
+        species, pairs, f, df = self.neighbours(positions, numbers, cell, pbc)
+        Y, dY = real_spherical_harmonics(pairs.vectors, l_max)
+        unit = pairs.vectors / pairs.distances[:, None] if len(pairs) else pairs.vectors
+        pair_start = np.searchsorted(pairs.i, np.arange(len(species) + 1)).astype(np.int64)
+        return ExpansionInputs(species, pairs, f, df, Y, dY, unit, pair_start)
 
     def neighbours(self, positions, numbers, cell, pbc):
         """Species index of each atom, the neighbour pairs and ``f_n(r_ij)``, ``f_n'(r_ij)``."""

@@ -16,15 +16,13 @@ Spec: ``orders = [[p, n_max, l_max], ...]`` (e.g. ``[[1, 10, 0], [2, 8, 6], [3, 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
 
 from ..errors import LinpotInputError
 from ..kernels.invariants import invariant_backward, invariant_features, invariant_values
-from ..kernels.spherical_harmonics import real_spherical_harmonics
-from .base import DescriptorResult, RadialDescriptor
+from .base import DescriptorResult, ExpansionInputs, RadialDescriptor
 from .coupling import invariant_tensors, multisets, table_selection
 
 MAX_ORDER = 6
@@ -120,12 +118,8 @@ class InvariantDescriptor(RadialDescriptor):
         return (self._feat_species, self._feat_n, self._feat_type, self._entry_start, self._entry_lm,
                 self._entry_coef, self._support_start, self._support_lm)
 
-    def _expansion_inputs(self, positions, numbers, cell, pbc) -> "_Context":
-        species, pairs, f, df = self.neighbours(positions, numbers, cell, pbc)
-        Y, dY = real_spherical_harmonics(pairs.vectors, self.l_max)
-        unit = pairs.vectors / pairs.distances[:, None] if len(pairs) else pairs.vectors
-        pair_start = np.searchsorted(pairs.i, np.arange(len(species) + 1)).astype(np.int64)
-        return _Context(species, pairs, f, df, Y, dY, unit, pair_start)
+    def _expansion_inputs(self, positions, numbers, cell, pbc):
+        return self.harmonic_expansion_inputs(positions, numbers, cell, pbc, self.l_max)
 
     def compute(self, positions, numbers, cell, pbc) -> DescriptorResult:
         c = self._expansion_inputs(positions, numbers, cell, pbc)
@@ -138,22 +132,7 @@ class InvariantDescriptor(RadialDescriptor):
         G = invariant_values(c.pair_start, c.species[c.pairs.j], c.f, c.Y, len(self.elements), *self._tables())
         return G, c
 
-    def backward(self, c: "_Context", dEdG):
+    def backward(self, c: ExpansionInputs, dEdG):
         return invariant_backward(c.pair_start, c.pairs.j, c.species[c.pairs.j], c.pairs.vectors, c.f, c.df,
                                   c.Y, c.dY, c.unit, len(self.elements), *self._tables(),
                                   np.ascontiguousarray(dEdG))
-
-
-@dataclass
-class _Context:
-    """Neighbours, radial functions and harmonics of one structure, kept between the forward
-    pass (features) and the reverse pass (forces)."""
-
-    species: np.ndarray
-    pairs: object
-    f: np.ndarray
-    df: np.ndarray
-    Y: np.ndarray
-    dY: np.ndarray
-    unit: np.ndarray
-    pair_start: np.ndarray

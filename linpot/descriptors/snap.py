@@ -21,7 +21,7 @@ import numpy as np
 from ..errors import LinpotInputError
 from ..kernels.snap import snap_backward, snap_features, snap_values
 from ..neighbours import neighbour_list
-from .base import DescriptorResult, species_indices
+from .base import DescriptorResult, check_elements_and_cutoff, species_indices
 
 
 def clebsch_gordan_doubled(tj1: int, tm1: int, tj2: int, tm2: int, tj: int, tm: int) -> float:
@@ -87,8 +87,7 @@ class SnapDescriptor:
 
     def __init__(self, elements: list[str], twojmax: int = 6, rcutfac: float = 4.7, radii=None, weights=None,
                  rfac0: float = 0.99363, rmin0: float = 0.0, switchflag: int = 1, bzeroflag: int = 1):
-        if not elements:
-            raise LinpotInputError("descriptor needs at least one element")
+        check_elements_and_cutoff(elements, rcutfac)
         self.elements = list(elements)
         self.twojmax = int(twojmax)
         if not 0 <= self.twojmax <= 16:

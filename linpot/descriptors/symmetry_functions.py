@@ -20,7 +20,7 @@ import numpy as np
 from ..errors import LinpotInputError
 from ..kernels.symmetry_functions import symmetry_functions
 from ..neighbours import neighbour_list
-from .base import DescriptorResult, species_indices
+from .base import DescriptorResult, check_elements_and_cutoff, species_indices
 
 DEFAULT_G2 = {"eta": [0.01, 0.1, 0.5], "r_s": [0.0, 2.0, 2.5, 3.0, 3.5, 4.0]}
 DEFAULT_G4 = {"eta": [0.005, 0.05], "zeta": [1.0, 2.0, 4.0, 16.0], "lambda": [1.0, -1.0]}
@@ -30,10 +30,7 @@ class SymmetryFunctionDescriptor:
     kind = "symmetry-functions"
 
     def __init__(self, elements: list[str], cutoff: float = 5.0, g2: dict | None = None, g4: dict | None = None):
-        if not elements:
-            raise LinpotInputError("descriptor needs at least one element")
-        if not float(cutoff) > 0:
-            raise LinpotInputError(f"cutoff must be positive, got {cutoff}")
+        check_elements_and_cutoff(elements, cutoff)
         self.elements = list(elements)
         self.cutoff = float(cutoff)
         self.g2 = {k: [float(v) for v in vals] for k, vals in (g2 if g2 is not None else DEFAULT_G2).items()}

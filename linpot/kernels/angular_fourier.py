@@ -16,6 +16,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from .forces import add_pair_force, expansion_pair_gradient
+
 
 @njit(cache=True)
 def _expand(p0, p1, species_j, f, Y, N, a):
@@ -65,20 +67,7 @@ def angular_fourier_features(pair_start, species_j, f, df, Y, dY, unit, n_specie
         for p in range(p0, p1):
             base = species_j[p] * N
             for k in range(n_feat):
-                gx = 0.0
-                gy = 0.0
-                gz = 0.0
-                for n in range(N):
-                    fn = f[p, n]
-                    dfn = df[p, n]
-                    for lm in range(n_lm):
-                        g = grad[k, base + n, lm]
-                        if g == 0.0:
-                            continue
-                        y = dfn * Y[p, lm]
-                        gx += g * (y * unit[p, 0] + fn * dY[p, lm, 0])
-                        gy += g * (y * unit[p, 1] + fn * dY[p, lm, 1])
-                        gz += g * (y * unit[p, 2] + fn * dY[p, lm, 2])
+                gx, gy, gz = expansion_pair_gradient(p, base, grad[k], f, df, Y, dY, unit)
                 dG[p, k, 0] = gx
                 dG[p, k, 1] = gy
                 dG[p, k, 2] = gz
@@ -126,34 +115,7 @@ def angular_fourier_backward(pair_start, pair_j, species_j, vectors, f, df, Y, d
                     dEda[c2[k], lm] += w * a[c1[k], lm]
         for p in range(p0, p1):
             base = species_j[p] * N
-            gx = 0.0
-            gy = 0.0
-            gz = 0.0
-            for n in range(N):
-                fn = f[p, n]
-                dfn = df[p, n]
-                for lm in range(n_lm):
-                    g = dEda[base + n, lm]
-                    if g == 0.0:
-                        continue
-                    y = dfn * Y[p, lm]
-                    gx += g * (y * unit[p, 0] + fn * dY[p, lm, 0])
-                    gy += g * (y * unit[p, 1] + fn * dY[p, lm, 1])
-                    gz += g * (y * unit[p, 2] + fn * dY[p, lm, 2])
-            j = pair_j[p]
-            forces[j, 0] -= gx
-            forces[j, 1] -= gy
-            forces[j, 2] -= gz
-            forces[i, 0] += gx
-            forces[i, 1] += gy
-            forces[i, 2] += gz
-            rx = vectors[p, 0]
-            ry = vectors[p, 1]
-            rz = vectors[p, 2]
-            virial[0] += rx * gx
-            virial[1] += ry * gy
-            virial[2] += rz * gz
-            virial[3] += 0.5 * (ry * gz + rz * gy)
-            virial[4] += 0.5 * (rx * gz + rz * gx)
-            virial[5] += 0.5 * (rx * gy + ry * gx)
+            gx, gy, gz = expansion_pair_gradient(p, base, dEda, f, df, Y, dY, unit)
+            add_pair_force(i, pair_j[p], vectors[p, 0], vectors[p, 1], vectors[p, 2], gx, gy, gz, forces,
+                           virial)
     return forces, virial

@@ -25,6 +25,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from .forces import add_pair_force
 from .radial import chebyshev_radial_basis, gaussian_radial_basis
 from .spherical_harmonics import _normalisation, real_spherical_harmonics_into
 
@@ -253,17 +254,5 @@ def potential_energy_forces(pair_start, pair_j, vectors, species, n_species, rad
             gx += radial * rx / rr
             gy += radial * ry / rr
             gz += radial * rz / rr
-            j = pair_j[p0 + pp]
-            forces[j, 0] -= gx
-            forces[j, 1] -= gy
-            forces[j, 2] -= gz
-            forces[i, 0] += gx
-            forces[i, 1] += gy
-            forces[i, 2] += gz
-            virial[0] += rx * gx
-            virial[1] += ry * gy
-            virial[2] += rz * gz
-            virial[3] += 0.5 * (ry * gz + rz * gy)
-            virial[4] += 0.5 * (rx * gz + rz * gx)
-            virial[5] += 0.5 * (rx * gy + ry * gx)
+            add_pair_force(i, pair_j[p0 + pp], rx, ry, rz, gx, gy, gz, forces, virial)
     return energies, forces, virial

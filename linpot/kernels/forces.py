@@ -6,6 +6,44 @@ import numpy as np
 from numba import njit
 
 
+@njit(cache=True, inline="always")
+def add_pair_force(i, j, rx, ry, rz, gx, gy, gz, forces, virial):
+    """Add the pair term ``g = dE/dr_ij`` (vector ``r_ij``): ``F_j -= g``, ``F_i += g``, and
+    ``sym(r_ij (x) g)`` to the virial (Voigt xx yy zz yz xz xy, eV)."""
+    forces[j, 0] -= gx
+    forces[j, 1] -= gy
+    forces[j, 2] -= gz
+    forces[i, 0] += gx
+    forces[i, 1] += gy
+    forces[i, 2] += gz
+    virial[0] += rx * gx
+    virial[1] += ry * gy
+    virial[2] += rz * gz
+    virial[3] += 0.5 * (ry * gz + rz * gy)
+    virial[4] += 0.5 * (rx * gz + rz * gx)
+    virial[5] += 0.5 * (rx * gy + ry * gx)
+
+
+@njit(cache=True, inline="always")
+def expansion_pair_gradient(p, base, dEda, f, df, Y, dY, unit):
+    """``dE/dr_ij = sum_{n, lm} dE/da[base + n, lm] d(f_n(r) Y_lm(r_hat))/dr_ij`` for pair p."""
+    gx = 0.0
+    gy = 0.0
+    gz = 0.0
+    for n in range(f.shape[1]):
+        fn = f[p, n]
+        dfn = df[p, n]
+        for lm in range(Y.shape[1]):
+            w = dEda[base + n, lm]
+            if w == 0.0:
+                continue
+            y = dfn * Y[p, lm]
+            gx += w * (y * unit[p, 0] + fn * dY[p, lm, 0])
+            gy += w * (y * unit[p, 1] + fn * dY[p, lm, 1])
+            gz += w * (y * unit[p, 2] + fn * dY[p, lm, 2])
+    return gx, gy, gz
+
+
 @njit(cache=True)
 def contract_pair_gradient(pair_i, pair_j, vectors, dEdG, dG, n_atoms):
     """Chain rule ``dE/dr_ij = sum_k dE/dG_i[k] dG_i[k]/dr_ij`` over pairs.
@@ -29,19 +67,5 @@ def contract_pair_gradient(pair_i, pair_j, vectors, dEdG, dG, n_atoms):
             gx += w * dG[p, k, 0]
             gy += w * dG[p, k, 1]
             gz += w * dG[p, k, 2]
-        forces[j, 0] -= gx
-        forces[j, 1] -= gy
-        forces[j, 2] -= gz
-        forces[i, 0] += gx
-        forces[i, 1] += gy
-        forces[i, 2] += gz
-        rx = vectors[p, 0]
-        ry = vectors[p, 1]
-        rz = vectors[p, 2]
-        virial[0] += rx * gx
-        virial[1] += ry * gy
-        virial[2] += rz * gz
-        virial[3] += 0.5 * (ry * gz + rz * gy)
-        virial[4] += 0.5 * (rx * gz + rz * gx)
-        virial[5] += 0.5 * (rx * gy + ry * gx)
+        add_pair_force(i, j, vectors[p, 0], vectors[p, 1], vectors[p, 2], gx, gy, gz, forces, virial)
     return forces, virial

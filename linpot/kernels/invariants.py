@@ -16,6 +16,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from .forces import add_pair_force, expansion_pair_gradient
+
 
 @njit(cache=True)
 def _expansion(i, pair_start, species_j, f, Y, a):
@@ -172,34 +174,7 @@ def invariant_backward(pair_start, pair_j, species_j, vectors, f, df, Y, dY, uni
                 dEda[c, lm] += w * gB[k, lm]
         for p in range(pair_start[i], pair_start[i + 1]):
             base = species_j[p] * N
-            gx = 0.0
-            gy = 0.0
-            gz = 0.0
-            for n in range(N):
-                fn = f[p, n]
-                dfn = df[p, n]
-                for lm in range(n_lm):
-                    w = dEda[base + n, lm]
-                    if w == 0.0:
-                        continue
-                    y = dfn * Y[p, lm]
-                    gx += w * (y * unit[p, 0] + fn * dY[p, lm, 0])
-                    gy += w * (y * unit[p, 1] + fn * dY[p, lm, 1])
-                    gz += w * (y * unit[p, 2] + fn * dY[p, lm, 2])
-            j = pair_j[p]
-            forces[j, 0] -= gx
-            forces[j, 1] -= gy
-            forces[j, 2] -= gz
-            forces[i, 0] += gx
-            forces[i, 1] += gy
-            forces[i, 2] += gz
-            rx = vectors[p, 0]
-            ry = vectors[p, 1]
-            rz = vectors[p, 2]
-            virial[0] += rx * gx
-            virial[1] += ry * gy
-            virial[2] += rz * gz
-            virial[3] += 0.5 * (ry * gz + rz * gy)
-            virial[4] += 0.5 * (rx * gz + rz * gx)
-            virial[5] += 0.5 * (rx * gy + ry * gx)
+            gx, gy, gz = expansion_pair_gradient(p, base, dEda, f, df, Y, dY, unit)
+            add_pair_force(i, pair_j[p], vectors[p, 0], vectors[p, 1], vectors[p, 2], gx, gy, gz, forces,
+                           virial)
     return forces, virial

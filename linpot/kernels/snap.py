@@ -28,6 +28,8 @@ import math
 import numpy as np
 from numba import njit
 
+from .forces import add_pair_force
+
 
 @njit(cache=True)
 def wigner_u(x, y, z, r, rcut, rfac0, rmin0, twojmax, ub, rootpq, U, dU):
@@ -211,6 +213,17 @@ def bispectrum(utot, triples, ub, cg, cg_start, bzero, B, cot, weights, with_cot
 
 
 @njit(cache=True)
+def _atom_buffers(pair_start, n_u):
+    """Per-atom work arrays sized for the atom with the most neighbours: density, its derivative
+    per neighbour, the inside-cutoff mask, one neighbour's U and dU."""
+    max_pairs = 0
+    for i in range(pair_start.shape[0] - 1):
+        max_pairs = max(max_pairs, pair_start[i + 1] - pair_start[i])
+    return (np.zeros(n_u, dtype=np.complex128), np.zeros((max_pairs, n_u, 3), dtype=np.complex128),
+            np.zeros(max_pairs, dtype=np.bool_), np.zeros(n_u, dtype=np.complex128), np.zeros((n_u, 3), dtype=np.complex128))
+
+
+@njit(cache=True)
 def snap_features(pair_start, vectors, rcut_pairs, weight_pairs, rfac0, rmin0, switchflag, twojmax, ub, rootpq,
                   triples, cg, cg_start, bzero, n_u):
     """Bispectrum ``G (n_atoms, n_triples)`` and ``dG (n_pairs, n_triples, 3)`` = dB_i / dr_ij."""
@@ -219,14 +232,7 @@ def snap_features(pair_start, vectors, rcut_pairs, weight_pairs, rfac0, rmin0, s
     n_pairs = vectors.shape[0]
     G = np.zeros((n_atoms, n_t))
     dG = np.zeros((n_pairs, n_t, 3))
-    max_pairs = 0
-    for i in range(n_atoms):
-        max_pairs = max(max_pairs, pair_start[i + 1] - pair_start[i])
-    utot = np.zeros(n_u, dtype=np.complex128)
-    dutot = np.zeros((max_pairs, n_u, 3), dtype=np.complex128)
-    inside = np.zeros(max_pairs, dtype=np.bool_)
-    U = np.zeros(n_u, dtype=np.complex128)
-    dU = np.zeros((n_u, 3), dtype=np.complex128)
+    utot, dutot, inside, U, dU = _atom_buffers(pair_start, n_u)
     cot = np.zeros((n_t, n_u), dtype=np.complex128)
     no_weights = np.zeros(0)
     for i in range(n_atoms):
@@ -262,14 +268,7 @@ def snap_values(pair_start, vectors, rcut_pairs, weight_pairs, rfac0, rmin0, swi
     n_atoms = pair_start.shape[0] - 1
     n_t = triples.shape[0]
     G = np.zeros((n_atoms, n_t))
-    max_pairs = 0
-    for i in range(n_atoms):
-        max_pairs = max(max_pairs, pair_start[i + 1] - pair_start[i])
-    utot = np.zeros(n_u, dtype=np.complex128)
-    dutot = np.zeros((max_pairs, n_u, 3), dtype=np.complex128)
-    inside = np.zeros(max_pairs, dtype=np.bool_)
-    U = np.zeros(n_u, dtype=np.complex128)
-    dU = np.zeros((n_u, 3), dtype=np.complex128)
+    utot, dutot, inside, U, dU = _atom_buffers(pair_start, n_u)
     cot = np.zeros((1, 1), dtype=np.complex128)
     no_weights = np.zeros(0)
     for i in range(n_atoms):
@@ -290,14 +289,7 @@ def snap_backward(pair_start, pair_j, vectors, rcut_pairs, weight_pairs, rfac0, 
     n_t = triples.shape[0]
     forces = np.zeros((n_atoms, 3))
     virial = np.zeros(6)
-    max_pairs = 0
-    for i in range(n_atoms):
-        max_pairs = max(max_pairs, pair_start[i + 1] - pair_start[i])
-    utot = np.zeros(n_u, dtype=np.complex128)
-    dutot = np.zeros((max_pairs, n_u, 3), dtype=np.complex128)
-    inside = np.zeros(max_pairs, dtype=np.bool_)
-    U = np.zeros(n_u, dtype=np.complex128)
-    dU = np.zeros((n_u, 3), dtype=np.complex128)
+    utot, dutot, inside, U, dU = _atom_buffers(pair_start, n_u)
     cot = np.zeros((1, n_u), dtype=np.complex128)
     B = np.zeros(n_t)
     for i in range(n_atoms):
@@ -318,20 +310,6 @@ def snap_backward(pair_start, pair_j, vectors, rcut_pairs, weight_pairs, rfac0, 
                 gy += g.real * dutot[k, u, 1].real + g.imag * dutot[k, u, 1].imag
                 gz += g.real * dutot[k, u, 2].real + g.imag * dutot[k, u, 2].imag
             p = p0 + k
-            j = pair_j[p]
-            forces[j, 0] -= gx
-            forces[j, 1] -= gy
-            forces[j, 2] -= gz
-            forces[i, 0] += gx
-            forces[i, 1] += gy
-            forces[i, 2] += gz
-            rx = vectors[p, 0]
-            ry = vectors[p, 1]
-            rz = vectors[p, 2]
-            virial[0] += rx * gx
-            virial[1] += ry * gy
-            virial[2] += rz * gz
-            virial[3] += 0.5 * (ry * gz + rz * gy)
-            virial[4] += 0.5 * (rx * gz + rz * gx)
-            virial[5] += 0.5 * (rx * gy + ry * gx)
+            add_pair_force(i, pair_j[p], vectors[p, 0], vectors[p, 1], vectors[p, 2], gx, gy, gz, forces,
+                           virial)
     return forces, virial
