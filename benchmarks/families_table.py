@@ -1,0 +1,62 @@
+"""The mlearn test errors of every descriptor family side by side, from the shipped potentials.
+
+    python benchmarks/families_table.py
+
+Loads `fits/mlearn-<El><suffix>.json` for each family (fitted by `benchmarks/mlearn_table.py
+--recipe <family>`, whose tables give the fit details), scores each on the test split of its
+element and times energy + forces + stress over the test structures (best of three passes,
+one process). Writes the table between the markers in docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import platform
+import time
+from pathlib import Path
+
+from docs_table import write_between_markers
+
+from linpot.metrics import error_table, predict_dataset
+from linpot.potential import Potential
+from linpot.structures import read_datasets
+
+REPO = Path(__file__).resolve().parents[1]
+FAMILIES = [("pair polynomial", "-pair"), ("invariants", ""), ("angular Fourier series", "-afs"),
+            ("symmetry functions", "-sf"), ("SNAP 2J=8", "-snap")]
+ELEMENTS = ["Ni", "Cu", "Li", "Mo"]
+MTP = {"Ni": (0.75, 0.027), "Cu": (0.52, 0.014), "Li": (0.66, 0.013), "Mo": (3.98, 0.151)}
+
+
+def main():
+    head = "| family | " + " | ".join(f"{el} E / F" for el in ELEMENTS) + " | coefficients (Cu) | µs/atom (Cu) |"
+    lines = [head, "|" + "---|" * (len(ELEMENTS) + 3)]
+    for name, suffix in FAMILIES:
+        cells, n_coef, cost = [], None, None
+        for el in ELEMENTS:
+            path = REPO / "fits" / f"mlearn-{el}{suffix}.json"
+            if not path.is_file():
+                cells.append("-")
+                continue
+            pot = Potential.load(path)
+            test = read_datasets([REPO / "data" / "mlearn" / el / "test.xyz"])
+            pred = predict_dataset(pot, test)
+            e = error_table(test, pred)["overall"]
+            cells.append(f"{e['energy_rmse']:.2f} / {e['force_rmse']:.4f}")
+            if el == "Cu":
+                n_coef = pot.n_features
+                best = float("inf")
+                for _ in range(3):
+                    t0 = time.perf_counter()
+                    predict_dataset(pot, test)
+                    best = min(best, time.perf_counter() - t0)
+                cost = best / int(test.offsets[-1]) * 1e6
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {n_coef} | {cost:.0f} |")
+        print(lines[-1], flush=True)
+    lines.append("| published mlearn MTP | " + " | ".join(f"{e} / {f}" for e, f in MTP.values()) + " | - | - |")
+    stamp = ("Test RMSE, energy in meV/atom and forces in eV/Å. Made by `python benchmarks/families_table.py` on "
+             f"{platform.processor() or platform.machine()}, {time.strftime('%Y-%m-%d')}, one process.")
+    write_between_markers("families", "\n".join(lines), stamp, heading="mlearn: descriptor families side by side")
+
+
+if __name__ == "__main__":
+    main()
