@@ -282,6 +282,21 @@ def cmd_md(args) -> int:
     return 0
 
 
+def cmd_lammps(args) -> int:
+    from .calculator import Calculator
+    from .lammps_external import run_lammps_script
+
+    calculator = Calculator(args.potential)
+    elements = args.elements or calculator.potential.elements
+    unknown = set(elements) - set(calculator.potential.elements)
+    if unknown:
+        raise LinpotInputError(f"element(s) {', '.join(sorted(unknown))} not in the potential "
+                               f"({', '.join(calculator.potential.elements)})")
+    lmp = run_lammps_script(args.script, calculator, elements, cmdargs=("-log", args.log))
+    lmp.close()
+    return 0
+
+
 def cmd_presets(args) -> int:
     from .config import load_preset, preset_names
 
@@ -387,6 +402,15 @@ def build_parser() -> argparse.ArgumentParser:
     md.add_argument("--seed", type=int, default=0)
     md.add_argument("-o", "--output", metavar="TRAJ.xyz", help="write the recorded frames (extxyz)")
     md.set_defaults(func=cmd_md)
+
+    lammps = sub.add_parser("lammps", help="run a LAMMPS input script with the potential through fix external")
+    lammps.add_argument("potential", metavar="POT")
+    lammps.add_argument("script", metavar="IN.lammps",
+                        help="LAMMPS input; its 'fix ID group external pf/callback 1 1' gets the potential's forces")
+    lammps.add_argument("--elements", nargs="+", metavar="EL", help="element of LAMMPS atom types 1, 2, ... "
+                        "(default: the potential's elements in order)")
+    lammps.add_argument("--log", default="none", help="LAMMPS log file (default: none)")
+    lammps.set_defaults(func=cmd_lammps)
 
     presets = sub.add_parser("presets", help="list the descriptor presets")
     presets.set_defaults(func=cmd_presets)

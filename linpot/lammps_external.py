@@ -93,3 +93,40 @@ def attach_potential(lmp, calculator, type_elements: list[str], fix_id: str = "e
             lmp.fix_external_set_virial_global(fix_id, [-s[0], -s[1], -s[2], -s[5], -s[4], -s[3]])
 
     lmp.set_fix_external_callback(fix_id, callback, None)
+
+
+def run_lammps_script(script_path: str, calculator, type_elements: list[str], cmdargs=("-log", "none")):
+    """Run a LAMMPS input script whose ``fix ID GROUP external pf/callback N M`` commands get their
+    forces from ``calculator``: each such fix is attached as soon as the script defines it.
+    Returns the LAMMPS instance (closed by the caller)."""
+    import re
+
+    try:
+        with open(script_path) as fh:
+            lines = fh.read().splitlines()
+    except OSError as exc:
+        raise LinpotInputError(f"cannot read the LAMMPS script ({exc.strerror})", script_path) from None
+    lmp = start_lammps(cmdargs)
+    pattern = re.compile(r"^\s*fix\s+(\S+)\s+\S+\s+external\s+pf/callback\b")
+    attached = 0
+    buffer = ""
+    for number, line in enumerate(lines, start=1):
+        buffer += line.rstrip()
+        if buffer.endswith("&"):  # LAMMPS continuation lines
+            buffer = buffer[:-1] + " "
+            continue
+        command, buffer = buffer, ""
+        try:
+            lmp.command(command)
+        except Exception as exc:
+            lmp.close()
+            raise LinpotInputError(f"line {number}: LAMMPS refused '{command.strip()}' ({exc})", script_path) from None
+        match = pattern.match(command)
+        if match:
+            attach_potential(lmp, calculator, type_elements, fix_id=match.group(1))
+            attached += 1
+    if not attached:
+        lmp.close()
+        raise LinpotInputError("the script defines no 'fix ID group external pf/callback N M' to attach the potential to",
+                               script_path)
+    return lmp

