@@ -36,9 +36,13 @@ def test_shipped_potential_predicts_its_test_data(path):
     pot = Potential.load(path)
     element = pot.elements[0]
     test = read_structures(REPO / "data" / "mlearn" / element / "test.xyz")
+    squared, count = 0.0, 0
     for k in range(0, len(test), 8):
         s = test.atom_slice(k)
         out = pot.predict(test.positions[s], test.numbers[s], test.cells[k], test.pbc[k])
         n = s.stop - s.start
         assert abs(out["energy"] - test.energy[k]) / n < 0.03  # eV/atom
-        assert np.sqrt(np.mean((out["forces"] - test.forces[s]) ** 2)) < 0.5
+        squared += float(np.sum((out["forces"] - test.forces[s]) ** 2))
+        count += 3 * n
+    # a sanity bound, far above every shipped model's test RMSE (the worst, linear SNAP on Mo, 0.27 eV/Å)
+    assert np.sqrt(squared / count) < 0.5
