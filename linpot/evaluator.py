@@ -34,7 +34,8 @@ COMPILED_KINDS = ("pair", "invariants")
 def supports(potential) -> bool:
     """Whether the compiled evaluator knows the potential's descriptor family (others run the
     model's own reverse mode; SNAP runs natively in LAMMPS, :mod:`linpot.snap_files`)."""
-    return potential.model.descriptor.kind in COMPILED_KINDS
+    d = potential.model.descriptor
+    return d.kind in COMPILED_KINDS and not getattr(d, "mixed_orders", [])
 
 
 def _feature_definitions(descriptor):
@@ -49,6 +50,7 @@ def _feature_definitions(descriptor):
         return (feat_species, feat_n, np.zeros(n_feat, dtype=np.int64), np.array([0, 1], dtype=np.int64), entry_lm,
                 np.array([math.sqrt(4.0 * math.pi)]))
     if descriptor.kind == "invariants":
+        # compact invariants: one radial index for all factors (mixed ones are not compiled)
         return (descriptor._feat_species, descriptor._feat_n, descriptor._feat_type, descriptor._entry_start,
                 descriptor._entry_lm, descriptor._entry_coef)
     raise LinpotInputError(f"the fast evaluator does not know descriptor kind {descriptor.kind!r}")

@@ -80,6 +80,10 @@ def make_model(elements=("Cu",), kind="chebyshev", n_basis=5, degree=3, cutoff=5
         weights = [1.0, 0.8, 0.6][:len(elements)]
         descriptor = SnapDescriptor(list(elements), twojmax=4, rcutfac=cutoff, radii=radii, weights=weights,
                                     rmin0=0.2)
+    elif family == "invariants-mixed":
+        # mixed radial indices at orders 2 and 3 (every (n, l) multiset), compact beyond
+        orders = [[1, min(3, n_basis), 0], [2, min(3, n_basis), 2], [3, 2, 2], [4, 2, 2]]
+        descriptor = InvariantDescriptor(list(elements), cutoff=cutoff, radial=radial, orders=orders, mixed_orders=[2, 3])
     else:
         orders = [[p, min(n, n_basis), l] for p, n, l in SMALL_ORDERS]
         descriptor = InvariantDescriptor(list(elements), cutoff=cutoff, radial=radial, orders=orders)
@@ -101,6 +105,7 @@ FAMILIES = {
     "pair-gaussian-deg3": ("pair", "gaussian", 3),
     "invariants-chebyshev-deg1": ("invariants", "chebyshev", 1),
     "invariants-gaussian-deg2": ("invariants", "gaussian", 2),
+    "invariants-mixed-deg1": ("invariants-mixed", "chebyshev", 1),
     "angular-fourier-deg2": ("angular-fourier", "gaussian", 2),
     "symmetry-functions-deg1": ("symmetry-functions", "chebyshev", 1),
     "symmetry-functions-deg2": ("symmetry-functions", "chebyshev", 2),

@@ -163,3 +163,34 @@ def test_clebsch_gordan_matches_sympy(l1, l2, L):
 @pytest.mark.parametrize("ls", [(2, 2), (1, 2, 3), (3, 3, 3, 3), (1, 2, 2, 3), (2, 2, 2, 2, 2), (1, 1, 2, 2, 2, 2), (8, 8, 8)])
 def test_shipped_table_regenerates(ls):
     assert table_selection(ls) == select_invariants(ls)
+
+
+def test_mixed_radial_invariants_are_invariant_independent_and_counted():
+    """Mixed radial indices: every invariant unchanged by random proper and improper rotations,
+    none dependent on the others (rank on random environments), and per (l_1..l_p) with distinct
+    factors as many as the trivial representation occurs in the product."""
+    from linpot.descriptors import InvariantDescriptor
+    from linpot.descriptors.invariants import mixed_coupling_type
+
+    d = InvariantDescriptor(["Cu"], cutoff=5.0, radial={"kind": "chebyshev", "n_basis": 3},
+                            orders=[[2, 3, 3], [3, 2, 2]], mixed_orders=[2, 3])
+    rng = np.random.default_rng(4)
+    rows, rotated = [], []
+    for _ in range(3 * d.n_features):
+        n = rng.integers(4, 12)
+        pos = np.vstack([[10, 10, 10], 10 + rng.normal(size=(n, 3)) * 1.7])
+        G = d.compute(pos, np.full(n + 1, 29), np.eye(3) * 30, [False] * 3).G[0]
+        R = np.linalg.qr(rng.normal(size=(3, 3)))[0]
+        Gr = d.compute((pos - 10) @ R.T + 10, np.full(n + 1, 29), np.eye(3) * 30, [False] * 3).G[0]
+        rows.append(G)
+        rotated.append(Gr)
+    rows, rotated = np.array(rows), np.array(rotated)
+    np.testing.assert_allclose(rotated, rows, rtol=1e-10, atol=1e-10 * np.abs(rows).max())
+    assert np.linalg.matrix_rank(rows / np.abs(rows).max(axis=0), tol=1e-8) == d.n_features
+    # distinct factors: (1, 1, 2) has one invariant ((1 1)2 2)0, (1, 1) with different n one
+    assert len(mixed_coupling_type((1, 1, 2), (0, 1, 0))) == 1
+    assert len(mixed_coupling_type((2, 2, 2), (0, 1, 2))) == 1
+    assert len(mixed_coupling_type((1, 1, 2, 2), (0, 1, 0, 1))) == 3   # L = 0, 1, 2
+    assert len(mixed_coupling_type((1, 1, 2, 2), (0, 0, 0, 0))) == 2   # symmetric: L = 0, 2
+    # a mixed pair invariant <a_n1, a_n2>_l is not a product of compact ones: it is there
+    assert any("n=0,1" in name for name in d.feature_names())

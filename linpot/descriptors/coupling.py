@@ -133,9 +133,14 @@ def real_tree_tensor(ls, path) -> np.ndarray:
     return T
 
 
-def _random_inputs(ls, n_samples, seed):
+def _random_inputs(keys, n_samples, seed):
+    """One random vector per distinct key ``(l, group)`` (or ``l``), per sample."""
     rng = np.random.default_rng(seed)
-    return {l: rng.normal(size=(n_samples, 2 * l + 1)) for l in sorted(set(ls))}
+    out = {}
+    for key in sorted(set(keys)):
+        l = key[0] if isinstance(key, tuple) else key
+        out[key] = rng.normal(size=(n_samples, 2 * l + 1))
+    return out
 
 
 def contract(T: np.ndarray, ls, vectors: dict) -> np.ndarray:
@@ -146,40 +151,53 @@ def contract(T: np.ndarray, ls, vectors: dict) -> np.ndarray:
     return out
 
 
-def tree_values(ls, path, complex_inputs: dict) -> np.ndarray:
+def tree_values(ls, path, complex_inputs: dict, keys=None) -> np.ndarray:
     """Value of the complex coupling tree on each sample, coupling the vectors step by step
-    (no full tensor): ``A_k[M'] = sum <L_{k-1} M, l_k m | L_k M'> A_{k-1}[M] a_{l_k}[m]``."""
+    (no full tensor): ``A_k[M'] = sum <L_{k-1} M, l_k m | L_k M'> A_{k-1}[M] a_{l_k}[m]``.
+    Factor q takes ``complex_inputs[keys[q]]`` (default: keyed by its l)."""
     ls = tuple(ls)
-    A = complex_inputs[ls[0]]
+    keys = ls if keys is None else tuple(keys)
+    A = complex_inputs[keys[0]]
     if len(ls) == 1:
         return A[:, 0]
     intermediate = [ls[0], *path, ls[-1]]
     for k in range(1, len(ls) - 1):
         C = clebsch_gordan(intermediate[k - 1], ls[k], intermediate[k])
-        A = np.einsum("sa,sb,abc->sc", A, complex_inputs[ls[k]], C)
+        A = np.einsum("sa,sb,abc->sc", A, complex_inputs[keys[k]], C)
     C = clebsch_gordan(intermediate[-1], ls[-1], 0)[:, :, 0]
-    return np.einsum("sa,sb,ab->s", A, complex_inputs[ls[-1]], C)
+    return np.einsum("sa,sb,ab->s", A, complex_inputs[keys[-1]], C)
 
 
-def select_invariants(ls, tolerance: float = TOLERANCE, seed: int = 0) -> list[tuple[tuple[int, ...], str]]:
-    """Independent invariant candidates ``(path, "re"|"im")`` for the multiset ``ls``."""
-    ls = tuple(sorted(ls))
+def select_invariants(ls, tolerance: float = TOLERANCE, seed: int = 0, groups=None) -> list[tuple[tuple[int, ...], str]]:
+    """Independent invariant candidates ``(path, "re"|"im")`` for the multiset ``ls``.
+
+    ``groups`` (one label per factor, ``ls`` sorted): factors with equal ``l`` and equal label are
+    the same vector, factors with equal ``l`` and different labels are different vectors (mixed
+    radial indices). Default: every equal-``l`` factor is the same vector (the compact choice)."""
+    if groups is None:
+        ls = tuple(sorted(ls))
+        keys = ls
+    else:
+        order = sorted(range(len(ls)), key=lambda q: (ls[q], groups[q]))
+        ls = tuple(ls[q] for q in order)
+        keys = tuple((ls[k], groups[order[k]]) for k in range(len(ls)))
     if sum(ls) % 2:
         return []
     paths = coupling_paths(ls)
     if not paths:
         return []
     n_samples = 2 * len(paths) + 24
-    inputs = _random_inputs(ls, n_samples, seed)
-    complex_inputs = {l: a @ np.conj(real_from_complex_matrix(l)) for l, a in inputs.items()}
+    inputs = _random_inputs(keys, n_samples, seed)
+    complex_inputs = {key: a @ np.conj(real_from_complex_matrix(key[0] if isinstance(key, tuple) else key))
+                      for key, a in inputs.items()}
     # Each tree is a unit vector in the product space (orthonormal coupling), so
     # |value| <= prod_q |a_q|; a part far below that bound is round-off (the imaginary part of a
     # real tree, or a tree that vanishes when equal-l factors are identical).
-    bound = np.linalg.norm(np.prod([np.linalg.norm(inputs[l], axis=1) for l in ls], axis=0))
+    bound = np.linalg.norm(np.prod([np.linalg.norm(inputs[key], axis=1) for key in keys], axis=0))
     basis: list[np.ndarray] = []
     chosen = []
     for path in paths:
-        values = tree_values(ls, path, complex_inputs)
+        values = tree_values(ls, path, complex_inputs, keys)
         for part, v in (("re", values.real), ("im", values.imag)):
             norm = np.linalg.norm(v)
             if norm <= 1e3 * np.finfo(float).eps * bound:

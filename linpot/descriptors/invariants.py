@@ -17,13 +17,14 @@ Spec: ``orders = [[p, n_max, l_max], ...]`` (e.g. ``[[1, 10, 0], [2, 8, 6], [3, 
 from __future__ import annotations
 
 from functools import lru_cache
+from itertools import combinations_with_replacement
 
 import numpy as np
 
 from ..errors import LinpotInputError
 from ..kernels.invariants import invariant_backward, invariant_features, invariant_values
 from .base import DescriptorResult, ExpansionInputs, RadialDescriptor
-from .coupling import invariant_tensors, multisets, table_selection
+from .coupling import invariant_tensors, multisets, select_invariants, table_selection
 
 MAX_ORDER = 6
 
@@ -41,12 +42,46 @@ def coupling_type(ls: tuple) -> list[tuple[np.ndarray, np.ndarray]]:
     return out
 
 
+def mixed_multisets(order: int, n_max: int, l_max: int):
+    """``(ls, ns, pattern)`` for every multiset of ``order`` factors ``(l, n)``, ``l <= l_max``,
+    ``n < n_max``, ``sum(l)`` even, sorted by (l, n); ``pattern[q]`` numbers the distinct radial
+    indices within each block of equal l (what decides which factors are the same vector)."""
+    pairs = [(l, n) for l in range(l_max + 1) for n in range(n_max)]
+    for combo in combinations_with_replacement(pairs, order):
+        ls = tuple(l for l, _ in combo)
+        if sum(ls) % 2:
+            continue
+        ns = tuple(n for _, n in combo)
+        pattern, seen = [], {}
+        for l, n in combo:
+            block = seen.setdefault(l, {})
+            pattern.append(block.setdefault(n, len(block)))
+        yield ls, ns, tuple(pattern)
+
+
+@lru_cache(maxsize=None)
+def mixed_coupling_type(ls: tuple, pattern: tuple) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Sparse coupling tensors of ``ls`` when factors with equal l and equal ``pattern`` label are
+    the same vector and the others independent (mixed radial indices)."""
+    out = []
+    offsets = [l * l for l in ls]
+    for T in invariant_tensors(ls, select_invariants(ls, groups=pattern)):
+        idx = np.argwhere(np.abs(T) > 1e-14 * np.abs(T).max())
+        coef = T[tuple(idx.T)]
+        out.append(((idx + np.array(offsets)[None, :]).astype(np.int64), coef.astype(float)))
+    return out
+
+
 class InvariantDescriptor(RadialDescriptor):
     kind = "invariants"
-    extra_options = ("orders",)
+    extra_options = ("orders", "mixed_orders")
 
-    def __init__(self, elements: list[str], cutoff: float = 5.0, radial: dict | None = None, orders=None):
+    def __init__(self, elements: list[str], cutoff: float = 5.0, radial: dict | None = None, orders=None,
+                 mixed_orders=None):
         super().__init__(elements, cutoff, radial)
+        self.mixed_orders = sorted({int(p) for p in (mixed_orders or [])})
+        if any(not 2 <= p <= MAX_ORDER for p in self.mixed_orders):
+            raise LinpotInputError(f"mixed_orders must be orders 2 to {MAX_ORDER}, got {mixed_orders}")
         orders = orders if orders is not None else [[1, 8, 0], [2, 8, 4], [3, 4, 3]]
         self.orders = []
         for entry in orders:
@@ -63,44 +98,56 @@ class InvariantDescriptor(RadialDescriptor):
         self._build_tables()
 
     def _build_tables(self):
-        types, entry_lm, entry_coef, entry_start, support, support_start = [], [], [], [0], [], [0]
+        types, entry_lm, entry_coef, entry_start, pos_l = [], [], [], [0], []
         self.feature_labels = []
-        feat_species, feat_n, feat_type, feat_order = [], [], [], []
+        feat_species, feat_nq, feat_type, feat_order = [], [], [], []
         type_index = {}
         self.l_max = 0
+
+        def add_type(key, ls, lm, coef):
+            if key not in type_index:
+                type_index[key] = len(types)
+                types.append(key)
+                padded = np.full((len(lm), MAX_ORDER), -1, dtype=np.int64)
+                padded[:, :len(ls)] = lm
+                entry_lm.append(padded)
+                entry_coef.append(coef)
+                entry_start.append(entry_start[-1] + len(lm))
+                pos_l.append(list(ls) + [-1] * (MAX_ORDER - len(ls)))
+                self.l_max = max(self.l_max, max(ls))
+            return type_index[key]
+
+        def add_feature(s, ns, t, p, label):
+            feat_species.append(s)
+            feat_nq.append(list(ns) + [0] * (MAX_ORDER - len(ns)))
+            feat_type.append(t)
+            feat_order.append(p)
+            self.feature_labels.append(label)
+
         for p, n_max, l_max in self.orders:
+            if p in self.mixed_orders:
+                for ls, ns, pattern in mixed_multisets(p, n_max, l_max):
+                    for t_local, (lm, coef) in enumerate(mixed_coupling_type(ls, pattern)):
+                        t = add_type(("mixed", ls, pattern, t_local), ls, lm, coef)
+                        for s in range(len(self.elements)):
+                            add_feature(s, ns, t, p, f"B{p}[{self.elements[s]},n={','.join(map(str, ns))},"
+                                                     f"l={','.join(map(str, ls))},#{t_local}]")
+                continue
             for ls in multisets(p, l_max):
                 for t_local, (lm, coef) in enumerate(coupling_type(ls)):
-                    key = (ls, t_local)
-                    if key not in type_index:
-                        type_index[key] = len(types)
-                        types.append(key)
-                        padded = np.full((len(lm), MAX_ORDER), -1, dtype=np.int64)
-                        padded[:, :p] = lm
-                        entry_lm.append(padded)
-                        entry_coef.append(coef)
-                        entry_start.append(entry_start[-1] + len(lm))
-                        for l in sorted(set(ls)):
-                            support.extend(range(l * l, (l + 1) ** 2))
-                        support_start.append(len(support))
-                        self.l_max = max(self.l_max, max(ls))
+                    t = add_type((ls, t_local), ls, lm, coef)
                     for s in range(len(self.elements)):
                         for n in range(n_max):
-                            feat_species.append(s)
-                            feat_n.append(n)
-                            feat_type.append(type_index[key])
-                            feat_order.append(p)
-                            self.feature_labels.append(
-                                f"B{p}[{self.elements[s]},n={n},l={','.join(map(str, ls))},#{t_local}]")
+                            add_feature(s, [n] * p, t, p, f"B{p}[{self.elements[s]},n={n},l={','.join(map(str, ls))},#{t_local}]")
         self._feat_species = np.array(feat_species, dtype=np.int64)
-        self._feat_n = np.array(feat_n, dtype=np.int64)
+        self._feat_nq = np.array(feat_nq, dtype=np.int64).reshape(len(feat_nq), MAX_ORDER)
+        self._feat_n = self._feat_nq[:, 0].copy()
         self._feat_type = np.array(feat_type, dtype=np.int64)
         self.feature_orders = np.array(feat_order, dtype=np.int64)
         self._entry_start = np.array(entry_start, dtype=np.int64)
         self._entry_lm = np.concatenate(entry_lm) if entry_lm else np.zeros((0, MAX_ORDER), dtype=np.int64)
         self._entry_coef = np.concatenate(entry_coef) if entry_coef else np.zeros(0)
-        self._support_start = np.array(support_start, dtype=np.int64)
-        self._support_lm = np.array(support, dtype=np.int64)
+        self._type_pos_l = np.array(pos_l, dtype=np.int64).reshape(len(pos_l), MAX_ORDER)
         if not len(feat_type):
             raise LinpotInputError("the invariant orders given define no features")
 
@@ -112,11 +159,13 @@ class InvariantDescriptor(RadialDescriptor):
         return list(self.feature_labels)
 
     def _option_spec(self, key):
+        if key == "mixed_orders":
+            return list(self.mixed_orders)
         return [list(o) for o in self.orders]
 
     def _tables(self):
-        return (self._feat_species, self._feat_n, self._feat_type, self._entry_start, self._entry_lm,
-                self._entry_coef, self._support_start, self._support_lm)
+        return (self._feat_species, self._feat_nq, self._feat_type, self._entry_start, self._entry_lm,
+                self._entry_coef, self._type_pos_l)
 
     def _expansion_inputs(self, positions, numbers, cell, pbc):
         return self.harmonic_expansion_inputs(positions, numbers, cell, pbc, self.l_max)

@@ -1,10 +1,11 @@
 """Rotational invariants of the neighbour-density expansion and their derivatives.
 
 ``a_{c,lm}(i) = sum_{j: species(j) = s} f_n(r_ij) Y_lm(r_ij / r_ij)`` for channel ``c = s * N + n``;
-invariant k (channel ``c_k``, coupling type ``t_k``) is
-``B_k(i) = sum_e coef_e prod_q a_{c_k, lm_{e,q}}(i)`` over the nonzero entries e of the type's
-coupling tensor. Its derivative with respect to the pair vector r_ij is
-``sum_lm dB_k/da_{c,lm} d(f_n Y_lm)/dr_ij``, computed per neighbour (linear in neighbours).
+invariant k (element ``s_k``, coupling type ``t_k``, radial index ``n_kq`` of each factor q) is
+``B_k(i) = sum_e coef_e prod_q a_{s_k N + n_kq, lm_{e,q}}(i)`` over the nonzero entries e of the
+type's coupling tensor (all ``n_kq`` equal for the compact invariants). Its derivative with
+respect to the pair vector r_ij is ``sum_{q, lm} dB_k/da_{c_kq, lm} d(f_n Y_lm)/dr_ij``, computed per
+neighbour (linear in neighbours).
 
 Two ways to the forces: ``invariant_features`` gives every ``dB_k/dr_ij`` (the design matrix
 needs them); ``invariant_backward`` takes ``dE/dB`` and goes through ``dE/da`` (reverse mode),
@@ -34,16 +35,20 @@ def _expansion(i, pair_start, species_j, f, Y, a):
 
 
 @njit(cache=True)
-def _invariants(a, N, feat_species, feat_n, feat_type, type_entry_start, entry_lm, entry_coef,
-                type_support_start, support_lm, values, gB, with_gradient):
-    """values[k] = B_k and, if with_gradient, gB[k, lm] = dB_k / da_{c_k, lm} (on the support)."""
+def _invariants(a, N, feat_species, feat_nq, feat_type, type_entry_start, entry_lm, entry_coef, type_pos_l,
+                values, gB, with_gradient):
+    """values[k] = B_k and, if with_gradient, gB[k, q, lm] = dB_k / da_{c_kq, lm} from factor q."""
     p_max = entry_lm.shape[1]
     for k in range(feat_type.shape[0]):
-        c = feat_species[k] * N + feat_n[k]
+        base = feat_species[k] * N
         t = feat_type[k]
         if with_gradient:
-            for s in range(type_support_start[t], type_support_start[t + 1]):
-                gB[k, support_lm[s]] = 0.0
+            for q in range(p_max):
+                l = type_pos_l[t, q]
+                if l < 0:
+                    break
+                for lm in range(l * l, (l + 1) * (l + 1)):
+                    gB[k, q, lm] = 0.0
         value = 0.0
         for e in range(type_entry_start[t], type_entry_start[t + 1]):
             coef = entry_coef[e]
@@ -52,7 +57,7 @@ def _invariants(a, N, feat_species, feat_n, feat_type, type_entry_start, entry_l
                 lm = entry_lm[e, q]
                 if lm < 0:
                     break
-                prod *= a[c, lm]
+                prod *= a[base + feat_nq[k, q], lm]
             value += prod
             if not with_gradient:
                 continue
@@ -66,35 +71,36 @@ def _invariants(a, N, feat_species, feat_n, feat_type, type_entry_start, entry_l
                     if lm2 < 0:
                         break
                     if q2 != q:
-                        g *= a[c, lm2]
-                gB[k, lm] += g
+                        g *= a[base + feat_nq[k, q2], lm2]
+                gB[k, q, lm] += g
         values[k] = value
 
 
 @njit(cache=True)
 def invariant_features(pair_start, species_j, f, df, Y, dY, unit, n_species,
-                       feat_species, feat_n, feat_type,
-                       type_entry_start, entry_lm, entry_coef, type_support_start, support_lm):
+                       feat_species, feat_nq, feat_type, type_entry_start, entry_lm, entry_coef, type_pos_l):
     """Per-atom invariants ``G (n_atoms, n_feat)`` and ``dG (n_pairs, n_feat, 3)`` = dG_i/dr_ij.
 
     Pairs must be sorted by central atom; atom i owns pairs ``pair_start[i]:pair_start[i+1]``.
     ``f, df`` (n_pairs, N): radial basis and derivative; ``Y, dY``: real harmonics and their
-    gradients; ``unit``: r_ij / |r_ij|. ``entry_lm`` (n_entries, p_max) is padded with -1.
+    gradients; ``unit``: r_ij / |r_ij|. ``entry_lm`` (n_entries, p_max) is padded with -1;
+    ``type_pos_l[t, q]`` is the l of factor q of type t.
     """
     n_atoms = pair_start.shape[0] - 1
     n_pairs = f.shape[0]
     N = f.shape[1]
     n_lm = Y.shape[1]
     n_feat = feat_type.shape[0]
+    p_max = entry_lm.shape[1]
     G = np.zeros((n_atoms, n_feat))
     dG = np.zeros((n_pairs, n_feat, 3))
     a = np.zeros((n_species * N, n_lm))
-    gB = np.zeros((n_feat, n_lm))
+    gB = np.zeros((n_feat, p_max, n_lm))
     D = np.zeros((N, n_lm, 3))
     for i in range(n_atoms):
         _expansion(i, pair_start, species_j, f, Y, a)
-        _invariants(a, N, feat_species, feat_n, feat_type, type_entry_start, entry_lm, entry_coef,
-                    type_support_start, support_lm, G[i], gB, True)
+        _invariants(a, N, feat_species, feat_nq, feat_type, type_entry_start, entry_lm, entry_coef, type_pos_l,
+                    G[i], gB, True)
         for p in range(pair_start[i], pair_start[i + 1]):
             for n in range(N):
                 fn = f[p, n]
@@ -108,17 +114,20 @@ def invariant_features(pair_start, species_j, f, df, Y, dY, unit, n_species,
             for k in range(n_feat):
                 if feat_species[k] != s_j:
                     continue
-                n = feat_n[k]
                 t = feat_type[k]
                 gx = 0.0
                 gy = 0.0
                 gz = 0.0
-                for s in range(type_support_start[t], type_support_start[t + 1]):
-                    lm = support_lm[s]
-                    w = gB[k, lm]
-                    gx += w * D[n, lm, 0]
-                    gy += w * D[n, lm, 1]
-                    gz += w * D[n, lm, 2]
+                for q in range(p_max):
+                    l = type_pos_l[t, q]
+                    if l < 0:
+                        break
+                    n = feat_nq[k, q]
+                    for lm in range(l * l, (l + 1) * (l + 1)):
+                        w = gB[k, q, lm]
+                        gx += w * D[n, lm, 0]
+                        gy += w * D[n, lm, 1]
+                        gz += w * D[n, lm, 2]
                 dG[p, k, 0] = gx
                 dG[p, k, 1] = gy
                 dG[p, k, 2] = gz
@@ -126,52 +135,56 @@ def invariant_features(pair_start, species_j, f, df, Y, dY, unit, n_species,
 
 
 @njit(cache=True)
-def invariant_values(pair_start, species_j, f, Y, n_species, feat_species, feat_n, feat_type,
-                     type_entry_start, entry_lm, entry_coef, type_support_start, support_lm):
+def invariant_values(pair_start, species_j, f, Y, n_species, feat_species, feat_nq, feat_type,
+                     type_entry_start, entry_lm, entry_coef, type_pos_l):
     """Per-atom invariants ``G (n_atoms, n_feat)`` only."""
     n_atoms = pair_start.shape[0] - 1
     N = f.shape[1]
     n_feat = feat_type.shape[0]
     G = np.zeros((n_atoms, n_feat))
     a = np.zeros((n_species * N, Y.shape[1]))
-    gB = np.zeros((1, 1))
+    gB = np.zeros((1, 1, 1))
     for i in range(n_atoms):
         _expansion(i, pair_start, species_j, f, Y, a)
-        _invariants(a, N, feat_species, feat_n, feat_type, type_entry_start, entry_lm, entry_coef,
-                    type_support_start, support_lm, G[i], gB, False)
+        _invariants(a, N, feat_species, feat_nq, feat_type, type_entry_start, entry_lm, entry_coef, type_pos_l,
+                    G[i], gB, False)
     return G
 
 
 @njit(cache=True)
 def invariant_backward(pair_start, pair_j, species_j, vectors, f, df, Y, dY, unit, n_species,
-                       feat_species, feat_n, feat_type, type_entry_start, entry_lm, entry_coef,
-                       type_support_start, support_lm, dEdG):
+                       feat_species, feat_nq, feat_type, type_entry_start, entry_lm, entry_coef, type_pos_l, dEdG):
     """Forces (n_atoms, 3) and virial (Voigt, eV) from ``dEdG[i, k] = dE/dB_k(i)`` in reverse mode:
     ``dE/da_{c,lm} = sum_k dE/dB_k dB_k/da_{c,lm}``, then ``dE/dr_ij = sum_{n,lm} dE/da d(f_n Y_lm)/dr_ij``."""
     n_atoms = pair_start.shape[0] - 1
     N = f.shape[1]
     n_lm = Y.shape[1]
     n_feat = feat_type.shape[0]
+    p_max = entry_lm.shape[1]
     forces = np.zeros((n_atoms, 3))
     virial = np.zeros(6)
     a = np.zeros((n_species * N, n_lm))
-    gB = np.zeros((n_feat, n_lm))
+    gB = np.zeros((n_feat, p_max, n_lm))
     dEda = np.zeros((n_species * N, n_lm))
     values = np.zeros(n_feat)
     for i in range(n_atoms):
         _expansion(i, pair_start, species_j, f, Y, a)
-        _invariants(a, N, feat_species, feat_n, feat_type, type_entry_start, entry_lm, entry_coef,
-                    type_support_start, support_lm, values, gB, True)
+        _invariants(a, N, feat_species, feat_nq, feat_type, type_entry_start, entry_lm, entry_coef, type_pos_l,
+                    values, gB, True)
         dEda[:, :] = 0.0
         for k in range(n_feat):
             w = dEdG[i, k]
             if w == 0.0:
                 continue
-            c = feat_species[k] * N + feat_n[k]
+            base = feat_species[k] * N
             t = feat_type[k]
-            for s in range(type_support_start[t], type_support_start[t + 1]):
-                lm = support_lm[s]
-                dEda[c, lm] += w * gB[k, lm]
+            for q in range(p_max):
+                l = type_pos_l[t, q]
+                if l < 0:
+                    break
+                c = base + feat_nq[k, q]
+                for lm in range(l * l, (l + 1) * (l + 1)):
+                    dEda[c, lm] += w * gB[k, q, lm]
         for p in range(pair_start[i], pair_start[i + 1]):
             base = species_j[p] * N
             gx, gy, gz = expansion_pair_gradient(p, base, dEda, f, df, Y, dY, unit)
