@@ -148,6 +148,13 @@ class InvariantDescriptor(RadialDescriptor):
         self._entry_lm = np.concatenate(entry_lm) if entry_lm else np.zeros((0, MAX_ORDER), dtype=np.int64)
         self._entry_coef = np.concatenate(entry_coef) if entry_coef else np.zeros(0)
         self._type_pos_l = np.array(pos_l, dtype=np.int64).reshape(len(pos_l), MAX_ORDER)
+        # slot of each factor: the first factor with the same l and radial index (the same vector)
+        slots = np.zeros_like(self._feat_nq)
+        for k in range(len(feat_type)):
+            ls_k, ns_k = self._type_pos_l[self._feat_type[k]], self._feat_nq[k]
+            for q in range(MAX_ORDER):
+                slots[k, q] = next(r for r in range(q + 1) if ls_k[r] == ls_k[q] and ns_k[r] == ns_k[q])
+        self._feat_slot = slots
         if not len(feat_type):
             raise LinpotInputError("the invariant orders given define no features")
 
@@ -164,7 +171,7 @@ class InvariantDescriptor(RadialDescriptor):
         return [list(o) for o in self.orders]
 
     def _tables(self):
-        return (self._feat_species, self._feat_nq, self._feat_type, self._entry_start, self._entry_lm,
+        return (self._feat_species, self._feat_nq, self._feat_slot, self._feat_type, self._entry_start, self._entry_lm,
                 self._entry_coef, self._type_pos_l)
 
     def _expansion_inputs(self, positions, numbers, cell, pbc):

@@ -35,9 +35,11 @@ def _expansion(i, pair_start, species_j, f, Y, a):
 
 
 @njit(cache=True)
-def _invariants(a, N, feat_species, feat_nq, feat_type, type_entry_start, entry_lm, entry_coef, type_pos_l,
-                values, gB, with_gradient):
-    """values[k] = B_k and, if with_gradient, gB[k, q, lm] = dB_k / da_{c_kq, lm} from factor q."""
+def _invariants(a, N, feat_species, feat_nq, feat_slot, feat_type, type_entry_start, entry_lm, entry_coef,
+                type_pos_l, values, gB, with_gradient):
+    """values[k] = B_k and, if with_gradient, gB[k, q, lm] = dB_k / da_{c_kq, lm}, gathered on the
+    first factor q with the same (l, n) (``feat_slot[k, q]``: factors that are the same vector
+    share one slot, so a compact invariant costs its distinct l, not its order)."""
     p_max = entry_lm.shape[1]
     for k in range(feat_type.shape[0]):
         base = feat_species[k] * N
@@ -47,6 +49,8 @@ def _invariants(a, N, feat_species, feat_nq, feat_type, type_entry_start, entry_
                 l = type_pos_l[t, q]
                 if l < 0:
                     break
+                if feat_slot[k, q] != q:
+                    continue
                 for lm in range(l * l, (l + 1) * (l + 1)):
                     gB[k, q, lm] = 0.0
         value = 0.0
@@ -72,13 +76,13 @@ def _invariants(a, N, feat_species, feat_nq, feat_type, type_entry_start, entry_
                         break
                     if q2 != q:
                         g *= a[base + feat_nq[k, q2], lm2]
-                gB[k, q, lm] += g
+                gB[k, feat_slot[k, q], lm] += g
         values[k] = value
 
 
 @njit(cache=True)
 def invariant_features(pair_start, species_j, f, df, Y, dY, unit, n_species,
-                       feat_species, feat_nq, feat_type, type_entry_start, entry_lm, entry_coef, type_pos_l):
+                       feat_species, feat_nq, feat_slot, feat_type, type_entry_start, entry_lm, entry_coef, type_pos_l):
     """Per-atom invariants ``G (n_atoms, n_feat)`` and ``dG (n_pairs, n_feat, 3)`` = dG_i/dr_ij.
 
     Pairs must be sorted by central atom; atom i owns pairs ``pair_start[i]:pair_start[i+1]``.
@@ -99,7 +103,7 @@ def invariant_features(pair_start, species_j, f, df, Y, dY, unit, n_species,
     D = np.zeros((N, n_lm, 3))
     for i in range(n_atoms):
         _expansion(i, pair_start, species_j, f, Y, a)
-        _invariants(a, N, feat_species, feat_nq, feat_type, type_entry_start, entry_lm, entry_coef, type_pos_l,
+        _invariants(a, N, feat_species, feat_nq, feat_slot, feat_type, type_entry_start, entry_lm, entry_coef, type_pos_l,
                     G[i], gB, True)
         for p in range(pair_start[i], pair_start[i + 1]):
             for n in range(N):
@@ -122,6 +126,8 @@ def invariant_features(pair_start, species_j, f, df, Y, dY, unit, n_species,
                     l = type_pos_l[t, q]
                     if l < 0:
                         break
+                    if feat_slot[k, q] != q:
+                        continue
                     n = feat_nq[k, q]
                     for lm in range(l * l, (l + 1) * (l + 1)):
                         w = gB[k, q, lm]
@@ -135,7 +141,7 @@ def invariant_features(pair_start, species_j, f, df, Y, dY, unit, n_species,
 
 
 @njit(cache=True)
-def invariant_values(pair_start, species_j, f, Y, n_species, feat_species, feat_nq, feat_type,
+def invariant_values(pair_start, species_j, f, Y, n_species, feat_species, feat_nq, feat_slot, feat_type,
                      type_entry_start, entry_lm, entry_coef, type_pos_l):
     """Per-atom invariants ``G (n_atoms, n_feat)`` only."""
     n_atoms = pair_start.shape[0] - 1
@@ -146,14 +152,15 @@ def invariant_values(pair_start, species_j, f, Y, n_species, feat_species, feat_
     gB = np.zeros((1, 1, 1))
     for i in range(n_atoms):
         _expansion(i, pair_start, species_j, f, Y, a)
-        _invariants(a, N, feat_species, feat_nq, feat_type, type_entry_start, entry_lm, entry_coef, type_pos_l,
+        _invariants(a, N, feat_species, feat_nq, feat_slot, feat_type, type_entry_start, entry_lm, entry_coef, type_pos_l,
                     G[i], gB, False)
     return G
 
 
 @njit(cache=True)
 def invariant_backward(pair_start, pair_j, species_j, vectors, f, df, Y, dY, unit, n_species,
-                       feat_species, feat_nq, feat_type, type_entry_start, entry_lm, entry_coef, type_pos_l, dEdG):
+                       feat_species, feat_nq, feat_slot, feat_type, type_entry_start, entry_lm, entry_coef, type_pos_l,
+                       dEdG):
     """Forces (n_atoms, 3) and virial (Voigt, eV) from ``dEdG[i, k] = dE/dB_k(i)`` in reverse mode:
     ``dE/da_{c,lm} = sum_k dE/dB_k dB_k/da_{c,lm}``, then ``dE/dr_ij = sum_{n,lm} dE/da d(f_n Y_lm)/dr_ij``."""
     n_atoms = pair_start.shape[0] - 1
@@ -169,7 +176,7 @@ def invariant_backward(pair_start, pair_j, species_j, vectors, f, df, Y, dY, uni
     values = np.zeros(n_feat)
     for i in range(n_atoms):
         _expansion(i, pair_start, species_j, f, Y, a)
-        _invariants(a, N, feat_species, feat_nq, feat_type, type_entry_start, entry_lm, entry_coef, type_pos_l,
+        _invariants(a, N, feat_species, feat_nq, feat_slot, feat_type, type_entry_start, entry_lm, entry_coef, type_pos_l,
                     values, gB, True)
         dEda[:, :] = 0.0
         for k in range(n_feat):
@@ -182,6 +189,8 @@ def invariant_backward(pair_start, pair_j, species_j, vectors, f, df, Y, dY, uni
                 l = type_pos_l[t, q]
                 if l < 0:
                     break
+                if feat_slot[k, q] != q:
+                    continue
                 c = base + feat_nq[k, q]
                 for lm in range(l * l, (l + 1) * (l + 1)):
                     dEda[c, lm] += w * gB[k, q, lm]
