@@ -195,10 +195,11 @@ def cmd_info(args) -> int:
         _write_stdout(json.dumps(info, indent=1))
     else:
         d = info["model"]["descriptor"]
+        options = ", ".join(f"{k} {json.dumps(v)}" for k, v in d.items() if k not in ("kind", "elements", "cutoff"))
         lines = [
             f"potential      {args.potential}",
             f"elements       {' '.join(info['elements'])}",
-            f"descriptor     {d['kind']}, cutoff {d['cutoff']} Å, radial {json.dumps(d.get('radial'))}",
+            f"descriptor     {d['kind']}, cutoff {info['cutoff']:g} Å; {options}",
             f"model          {info['model']['kind']}, degree {info['model'].get('degree')}",
             f"n_features     {info['n_features']}",
             f"n_nonzero      {info['n_nonzero']}",

@@ -46,3 +46,14 @@ def test_shipped_potential_predicts_its_test_data(path):
         count += 3 * n
     # a sanity bound, far above every shipped model's test RMSE (the worst, linear SNAP on Mo, 0.27 eV/Å)
     assert np.sqrt(squared / count) < 0.5
+
+
+@pytest.mark.parametrize("path", POTENTIALS, ids=lambda p: p.name)
+def test_info_describes_every_shipped_potential(path, capsys):
+    from linpot.cli import main
+
+    assert main(["info", str(path)]) == 0
+    out = capsys.readouterr().out
+    pot = Potential.load(path)
+    assert pot.model.descriptor.kind in out and f"n_features     {pot.n_features}" in out
+    assert main(["info", str(path), "--json"]) == 0
