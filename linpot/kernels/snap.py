@@ -154,6 +154,10 @@ def bispectrum(utot, triples, ub, cg, cg_start, bzero, B, cot, weights, with_cot
     summed = weights.shape[0] > 0
     if with_cotangent:
         cot[:, :] = 0.0
+    size = (ub.shape[0]) ** 2
+    term_i1 = np.zeros(size, dtype=np.int64)
+    term_i2 = np.zeros(size, dtype=np.int64)
+    term_c = np.zeros(size)
     for t in range(n_t):
         j1 = triples[t, 0]
         j2 = triples[t, 1]
@@ -167,10 +171,10 @@ def bispectrum(utot, triples, ub, cg, cg_start, bzero, B, cot, weights, with_cot
         value = 0.0
         for mb in range(j + 1):
             for ma in range(j + 1):
-                z = 0.0 + 0.0j
+                # the terms of Z[mb, ma]: coupled pairs (u^{j1} index, u^{j2} index, CG x CG)
+                n_terms = 0
                 for mb1 in range(j1 + 1):
-                    twice_mb2 = 2 * mb - j - 2 * mb1 + j1 + j2
-                    mb2 = twice_mb2 // 2
+                    mb2 = (2 * mb - j - 2 * mb1 + j1 + j2) // 2
                     if mb2 < 0 or mb2 > j2:
                         continue
                     cb = cg[c0 + mb1 * (j2 + 1) + mb2]
@@ -183,32 +187,24 @@ def bispectrum(utot, triples, ub, cg, cg_start, bzero, B, cot, weights, with_cot
                         ca = cg[c0 + ma1 * (j2 + 1) + ma2]
                         if ca == 0.0:
                             continue
-                        z += ca * cb * utot[b1 + mb1 * (j1 + 1) + ma1] * utot[b2 + mb2 * (j2 + 1) + ma2]
+                        term_i1[n_terms] = b1 + mb1 * (j1 + 1) + ma1
+                        term_i2[n_terms] = b2 + mb2 * (j2 + 1) + ma2
+                        term_c[n_terms] = ca * cb
+                        n_terms += 1
+                z = 0.0 + 0.0j
+                for e in range(n_terms):
+                    z += term_c[e] * utot[term_i1[e]] * utot[term_i2[e]]
                 uj = utot[b + mb * (j + 1) + ma]
                 value += uj.real * z.real + uj.imag * z.imag
                 if with_cotangent:
                     # d/du^j of Re(conj(u^j) Z) is Z; Z's own cotangent is u^j
                     cot[row, b + mb * (j + 1) + ma] += w * z
                     gz = w * uj
-                    for mb1 in range(j1 + 1):
-                        mb2 = (2 * mb - j - 2 * mb1 + j1 + j2) // 2
-                        if mb2 < 0 or mb2 > j2:
-                            continue
-                        cb = cg[c0 + mb1 * (j2 + 1) + mb2]
-                        if cb == 0.0:
-                            continue
-                        for ma1 in range(j1 + 1):
-                            ma2 = (2 * ma - j - 2 * ma1 + j1 + j2) // 2
-                            if ma2 < 0 or ma2 > j2:
-                                continue
-                            ca = cg[c0 + ma1 * (j2 + 1) + ma2]
-                            if ca == 0.0:
-                                continue
-                            i1 = b1 + mb1 * (j1 + 1) + ma1
-                            i2 = b2 + mb2 * (j2 + 1) + ma2
-                            cc = ca * cb
-                            cot[row, i1] += cc * utot[i2].conjugate() * gz
-                            cot[row, i2] += cc * utot[i1].conjugate() * gz
+                    for e in range(n_terms):
+                        i1 = term_i1[e]
+                        i2 = term_i2[e]
+                        cot[row, i1] += term_c[e] * utot[i2].conjugate() * gz
+                        cot[row, i2] += term_c[e] * utot[i1].conjugate() * gz
         B[t] = value - bzero[t]
 
 
