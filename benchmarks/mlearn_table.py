@@ -32,10 +32,11 @@ from linpot.structures import read_datasets
 
 REPO = Path(__file__).resolve().parents[1]
 RECIPES = {"pair": "mlearn-{el}-pair", "invariants": "mlearn-{el}", "afs": "mlearn-{el}-afs",
-           "sf": "mlearn-{el}-sf", "snap": "mlearn-{el}-snap"}
+           "sf": "mlearn-{el}-sf", "snap": "mlearn-{el}-snap", "mtp": "mlearn-{el}-mtp"}
 HEADINGS = {"afs": "mlearn: angular Fourier series (preset `angular-fourier`)",
             "sf": "mlearn: symmetry functions (preset `symmetry-functions`)",
-            "snap": "mlearn: SNAP (preset `snap`, 2J = 8, linear)"}
+            "snap": "mlearn: SNAP (preset `snap`, 2J = 8, linear)",
+            "mtp": "mlearn: moment tensors (preset `moment-tensors`, level 16, linear)"}
 #: Test RMSE (meV/atom, eV/Å) of the peers on the same files, quoted in the invariants issue:
 #: the published mlearn MTP models (Zuo et al. 2020) and pypolymlp 0.22.1 fitted on the same split.
 PEERS = {"Ni": (0.75, 0.027, 0.90, 0.028), "Cu": (0.52, 0.014, 0.46, 0.010),
@@ -125,7 +126,7 @@ def main():
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     (REPO / "docs" / "img").mkdir(parents=True, exist_ok=True)
-    peers = args.recipe == "invariants"
+    peers = args.recipe in ("invariants", "mtp")
     rows = []
     for element in args.elements:
         rows.append(run_element(element, args.recipe))

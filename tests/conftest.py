@@ -7,8 +7,8 @@ import pytest
 from ase import Atoms
 from ase.build import bulk
 
-from linpot.descriptors import (AngularFourierDescriptor, InvariantDescriptor, PairDescriptor, SnapDescriptor,
-                                SymmetryFunctionDescriptor)
+from linpot.descriptors import (AngularFourierDescriptor, InvariantDescriptor, MomentTensorDescriptor, PairDescriptor,
+                                SnapDescriptor, SymmetryFunctionDescriptor)
 from linpot.models import PolynomialModel
 
 
@@ -68,6 +68,9 @@ def make_model(elements=("Cu",), kind="chebyshev", n_basis=5, degree=3, cutoff=5
     radial = {"kind": kind, "n_basis": n_basis}
     if family == "pair":
         descriptor = PairDescriptor(list(elements), cutoff=cutoff, radial=radial)
+    elif family == "moment-tensors":
+        descriptor = MomentTensorDescriptor(list(elements), cutoff=cutoff, radial=radial, level_max=12, nu_max=4,
+                                            max_factors=4)
     elif family == "angular-fourier":
         descriptor = AngularFourierDescriptor(list(elements), cutoff=cutoff, radial=radial, l_max=4, mixed_radial=True)
     elif family == "symmetry-functions":
@@ -107,6 +110,7 @@ FAMILIES = {
     "invariants-gaussian-deg2": ("invariants", "gaussian", 2),
     "invariants-mixed-deg1": ("invariants-mixed", "chebyshev", 1),
     "angular-fourier-deg2": ("angular-fourier", "gaussian", 2),
+    "moment-tensors-deg1": ("moment-tensors", "chebyshev", 1),
     "symmetry-functions-deg1": ("symmetry-functions", "chebyshev", 1),
     "symmetry-functions-deg2": ("symmetry-functions", "chebyshev", 2),
     "snap-deg1": ("snap", "chebyshev", 1),

@@ -80,3 +80,56 @@ def test_bad_options_are_clear_errors():
         SymmetryFunctionDescriptor(["Cu"], g4={"eta": [0.1], "zeta": [0.5], "lambda": [1.0]})
     with pytest.raises(LinpotInputError, match="l_max"):
         AngularFourierDescriptor(["Cu"], l_max=-1)
+
+
+def test_moment_tensor_basis_sizes_by_level():
+    """Counted by hand from the definition (moments M_{mu,nu} of level 2 + 4 mu + nu, contractions
+    without traces): level 2: M00; 4: M00^2; 6: M00^3, M01.M01, M10; 8: M00^4, M00 M01.M01, M00 M10,
+    M02:M02."""
+    from linpot.descriptors.moment_tensors import MomentTensorDescriptor
+
+    d = MomentTensorDescriptor(["Cu"], cutoff=5.0, radial={"kind": "chebyshev", "n_basis": 4}, level_max=8)
+    assert d.basis_sizes() == {2: 1, 4: 1, 6: 3, 8: 4}
+
+
+def test_moment_tensors_equal_their_contractions_and_lie_in_the_span_of_invariants():
+    """Each basis function equals its contraction evaluated with numpy einsum on explicit tensors,
+    and the basis functions of degree <= 3 lie in the span of the (mixed-radial) invariants of
+    orders 1-3 built on the same radial functions."""
+    from ase import Atoms
+
+    from linpot.descriptors.moment_tensors import MomentTensorDescriptor
+
+    radial = {"kind": "chebyshev", "n_basis": 3}
+    mtp = MomentTensorDescriptor(["Cu"], cutoff=5.0, radial=radial, level_max=10, nu_max=4, max_factors=3)
+    inv = InvariantDescriptor(["Cu"], cutoff=5.0, radial=radial, orders=[[1, 3, 0], [2, 3, 4], [3, 3, 4]],
+                              mixed_orders=[2, 3])
+    rng = np.random.default_rng(5)
+    A, B = [], []
+    for _ in range(3 * inv.n_features // 2):
+        n = rng.integers(3, 12)
+        pos = np.vstack([[10, 10, 10], 10 + rng.normal(size=(n, 3)) * 1.6])
+        atoms = Atoms(f"Cu{n + 1}", positions=pos, cell=np.eye(3) * 20, pbc=False)
+        A.append(mtp.compute(atoms.positions, atoms.numbers, atoms.cell.array, atoms.pbc).G[0])
+        B.append(inv.compute(atoms.positions, atoms.numbers, atoms.cell.array, atoms.pbc).G[0])
+    A, B = np.array(A), np.array(B)
+    # explicit tensors for the last environment: M_{mu,nu} = sum_j f_mu u^(x nu)
+    vectors = pos[1:] - pos[0]
+    r = np.linalg.norm(vectors, axis=1)
+    f, _ = mtp.radial(r)
+    u = vectors / r[:, None]
+    M = {}
+    for mu in range(3):
+        for nu in range(5):
+            T = f[:, mu]
+            for _ in range(nu):
+                T = T[..., None] * u.reshape((len(r),) + (1,) * (T.ndim - 1) + (3,))
+            M[(mu, nu)] = T.sum(axis=0)
+    assert A[-1][0] == pytest.approx(M[(0, 0)])                                    # M00
+    i = mtp.feature_names().index("M0,1*M0,1|((0, 1),)")
+    assert A[-1][i] == pytest.approx(M[(0, 1)] @ M[(0, 1)], rel=1e-12)
+    i = mtp.feature_names().index("M0,2*M0,2|((0, 1), (0, 1))")
+    assert A[-1][i] == pytest.approx(np.einsum("ab,ab->", M[(0, 2)], M[(0, 2)]), rel=1e-12)
+    coef, *_ = np.linalg.lstsq(np.column_stack([B, np.ones(len(B))]), A, rcond=None)
+    residual = np.abs(np.column_stack([B, np.ones(len(B))]) @ coef - A).max() / np.abs(A).max()
+    assert residual < 1e-9

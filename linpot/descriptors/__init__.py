@@ -12,12 +12,14 @@ from ..errors import LinpotInputError
 from .angular_fourier import AngularFourierDescriptor
 from .base import DescriptorResult, species_indices
 from .invariants import InvariantDescriptor
+from .moment_tensors import MomentTensorDescriptor
 from .pair import PairDescriptor
 from .snap import SnapDescriptor
 from .symmetry_functions import SymmetryFunctionDescriptor
 
 DESCRIPTOR_KINDS = {"pair": PairDescriptor, "invariants": InvariantDescriptor, "snap": SnapDescriptor,
-                    "angular-fourier": AngularFourierDescriptor, "symmetry-functions": SymmetryFunctionDescriptor}
+                    "angular-fourier": AngularFourierDescriptor, "symmetry-functions": SymmetryFunctionDescriptor,
+                    "moment-tensors": MomentTensorDescriptor}
 
 
 def descriptor_from_spec(spec: dict):
@@ -28,5 +30,5 @@ def descriptor_from_spec(spec: dict):
     return DESCRIPTOR_KINDS[kind].from_spec(spec)
 
 
-__all__ = ["AngularFourierDescriptor", "DescriptorResult", "InvariantDescriptor", "PairDescriptor", "SnapDescriptor", "SymmetryFunctionDescriptor", "descriptor_from_spec",
+__all__ = ["AngularFourierDescriptor", "DescriptorResult", "InvariantDescriptor", "MomentTensorDescriptor", "PairDescriptor", "SnapDescriptor", "SymmetryFunctionDescriptor", "descriptor_from_spec",
            "species_indices"]

@@ -1,0 +1,228 @@
+"""Moment tensor descriptors (Shapeev, Multiscale Model. Simul. 14, 1153 (2016)).
+
+Moments of atom i's neighbourhood, for radial index ``mu`` and tensor rank ``nu``:
+
+    M_{mu,nu}(i) = sum_j f_mu(r_ij) u_ij^(x nu),     u_ij = r_ij / |r_ij|,
+
+symmetric tensors stored by their independent components (index tuples ``i_1 <= .. <= i_nu``).
+The level of a moment is ``2 + 4 mu + nu``; a basis function is a scalar contraction of a
+product of moments (every index of every factor contracted with an index of another factor),
+its level the sum of its factors' levels. For each multiset of moments up to ``level_max``
+(at most ``max_factors`` factors, ranks up to ``nu_max``), every contraction graph -- a
+multigraph without loops whose vertex degrees are the ranks -- is expanded symbolically into a
+polynomial in the moment components; duplicates (isomorphic graphs) and linearly dependent
+contractions (e.g. through ``u . u = 1``) are removed by evaluating the candidates, in order
+of increasing level, on random environments and keeping those independent of the ones
+already kept (Gram-Schmidt, relative tolerance 1e-8). The kernel
+(:mod:`linpot.kernels.moment_tensors`) evaluates the polynomials with analytic derivatives.
+
+Spec: ``{"kind": "moment-tensors", "cutoff": 5.0, "radial": {...}, "level_max": 12,
+"nu_max": 4, "max_factors": 4}``; ``radial.n_basis`` bounds ``mu``.
+"""
+
+from __future__ import annotations
+
+import itertools
+from functools import lru_cache
+
+import numpy as np
+
+from ..errors import LinpotInputError
+from ..kernels.moment_tensors import moment_tensor_backward, moment_tensor_features
+from .base import DescriptorResult, RadialDescriptor
+
+
+def symmetric_components(nu: int) -> list[tuple[int, ...]]:
+    """Independent components of a symmetric rank-``nu`` tensor in 3D: sorted index tuples."""
+    return list(itertools.combinations_with_replacement(range(3), nu))
+
+
+def _moment_multisets(n_species: int, n_mu: int, nu_max: int, level_max: int, max_factors: int):
+    """Multisets of moments ``((s, mu), nu)`` (s: neighbour element) up to the level."""
+    moments = [((s, mu), nu) for s in range(n_species) for mu in range(n_mu) for nu in range(nu_max + 1)
+               if 2 + 4 * mu + nu <= level_max]
+    for k in range(1, max_factors + 1):
+        for combo in itertools.combinations_with_replacement(moments, k):
+            level = sum(2 + 4 * ch[1] + nu for ch, nu in combo)
+            if level <= level_max and sum(nu for _, nu in combo) % 2 == 0:
+                yield level, combo
+
+
+def _contraction_graphs(degrees):
+    """Edge multisets (pairs of distinct vertices) realising ``degrees``, one per graph up to
+    relabelling vertices that carry identical moments (handled by the caller's canonical key)."""
+    out = set()
+
+    def match(remaining, edges):
+        first = next((v for v, d in enumerate(remaining) if d > 0), None)
+        if first is None:
+            out.add(tuple(sorted(edges)))
+            return
+        for w in range(first + 1, len(remaining)):
+            if remaining[w] > 0:
+                remaining[first] -= 1
+                remaining[w] -= 1
+                match(remaining, edges + [(first, w)])
+                remaining[first] += 1
+                remaining[w] += 1
+
+    match(list(degrees), [])
+    return sorted(out)
+
+
+def _canonical(combo, edges):
+    """A key equal for graphs that differ by permuting vertices with identical moments."""
+    k = len(combo)
+    best = None
+    groups = {}
+    for v, m in enumerate(combo):
+        groups.setdefault(m, []).append(v)
+    for perms in itertools.product(*[itertools.permutations(vs) for vs in groups.values()]):
+        relabel = {}
+        for vs, pv in zip(groups.values(), perms):
+            relabel.update(dict(zip(vs, pv)))
+        key = tuple(sorted(tuple(sorted((relabel[a], relabel[b]))) for a, b in edges))
+        best = key if best is None or key < best else best
+    return (combo, best if k > 1 else ())
+
+
+def _expand(combo, edges, component_index):
+    """The contraction as a polynomial: {tuple of component ids (sorted): coefficient}."""
+    terms: dict = {}
+    for values in itertools.product(range(3), repeat=len(edges)):
+        idx = [[] for _ in combo]
+        for (a, b), x in zip(edges, values):
+            idx[a].append(x)
+            idx[b].append(x)
+        key = tuple(sorted(component_index[(ch, nu, tuple(sorted(ix)))] for (ch, nu), ix in zip(combo, idx)))
+        terms[key] = terms.get(key, 0.0) + 1.0
+    return terms
+
+
+def _component_values(vectors, species, f, components):
+    """Moment components of one environment (neighbour vectors and elements, radial values f[j, mu])."""
+    u = vectors / np.linalg.norm(vectors, axis=1)[:, None]
+    out = []
+    for (s, mu), nu, ix in components:
+        w = f[:, mu] * (species == s)
+        out.append(float(np.sum(w * np.prod(u[:, list(ix)], axis=1))) if ix else float(np.sum(w)))
+    return np.array(out)
+
+
+@lru_cache(maxsize=None)
+def moment_tensor_basis(n_mu: int, nu_max: int, level_max: int, max_factors: int, n_species: int = 1, seed: int = 0):
+    """Components ``[((s, mu), nu, indices)]`` and the independent basis functions
+    ``[(level, description, {component ids: coefficient})]``, in order of level."""
+    components = [((s, mu), nu, ix) for s in range(n_species) for mu in range(n_mu) for nu in range(nu_max + 1)
+                  for ix in symmetric_components(nu) if 2 + 4 * mu + nu <= level_max]
+    component_index = {c: i for i, c in enumerate(components)}
+    candidates, seen = [], set()
+    for level, combo in sorted(_moment_multisets(n_species, n_mu, nu_max, level_max, max_factors)):
+        for edges in _contraction_graphs([nu for _, nu in combo]):
+            key = _canonical(combo, edges)
+            if key in seen:
+                continue
+            seen.add(key)
+            candidates.append((level, combo, edges))
+    rng = np.random.default_rng(seed)
+    n_samples = 2 * len(candidates) + 20
+    samples = []
+    for _ in range(n_samples):
+        n = rng.integers(3, 14)
+        vectors = rng.normal(size=(n, 3))
+        f = rng.uniform(-1, 1, size=(n, n_mu))
+        samples.append(_component_values(vectors, rng.integers(0, n_species, size=n), f, components))
+    samples = np.array(samples)
+    basis_vectors, kept = [], []
+    for level, combo, edges in candidates:
+        poly = _expand(combo, edges, component_index)
+        values = np.zeros(n_samples)
+        for ids, c in poly.items():
+            values += c * np.prod(samples[:, list(ids)], axis=1)
+        norm = np.linalg.norm(values)
+        if norm == 0.0:
+            continue
+        r = values / norm
+        for _ in range(2):
+            for b in basis_vectors:
+                r = r - (b @ r) * b
+        if np.linalg.norm(r) > 1e-8:
+            basis_vectors.append(r / np.linalg.norm(r))
+            name = "*".join(f"M{ch[1]},{nu}" + (f"[{ch[0]}]" if n_species > 1 else "") for ch, nu in combo) + (
+                f"|{edges}" if edges else "")
+            kept.append((level, name, poly))
+    return components, kept
+
+
+class MomentTensorDescriptor(RadialDescriptor):
+    kind = "moment-tensors"
+    extra_options = ("level_max", "nu_max", "max_factors")
+
+    def __init__(self, elements: list[str], cutoff: float = 5.0, radial: dict | None = None, level_max: int = 12,
+                 nu_max: int = 4, max_factors: int = 4):
+        super().__init__(elements, cutoff, radial)
+        self.level_max, self.nu_max, self.max_factors = int(level_max), int(nu_max), int(max_factors)
+        if not (2 <= self.level_max <= 24 and 0 <= self.nu_max <= 6 and 1 <= self.max_factors <= 6):
+            raise LinpotInputError("moment-tensors needs 2 <= level_max <= 24, 0 <= nu_max <= 6, 1 <= max_factors <= 6")
+        n_mu = min(self.radial.n_basis, (self.level_max - 2) // 4 + 1)
+        components, basis = moment_tensor_basis(n_mu, self.nu_max, self.level_max, self.max_factors, len(self.elements))
+        if not basis:
+            raise LinpotInputError("the moment-tensor settings define no basis functions")
+        self.components = components
+        self.levels = np.array([lev for lev, _, _ in basis])
+        self._names = [name for _, name, _ in basis]
+        self.feature_orders = np.array([name.count("*") + 1 for name in self._names], dtype=np.int64)
+        term_start, term_ids, term_coef = [0], [], []
+        for _, _, poly in basis:
+            for ids, c in poly.items():
+                term_ids.append(list(ids) + [-1] * (self.max_factors - len(ids)))
+                term_coef.append(c)
+            term_start.append(len(term_coef))
+        self._term_start = np.array(term_start, dtype=np.int64)
+        self._term_ids = np.array(term_ids, dtype=np.int64).reshape(len(term_ids), self.max_factors)
+        self._term_coef = np.array(term_coef)
+        self._comp_species = np.array([ch[0] for ch, _, _ in components], dtype=np.int64)
+        self._comp_mu = np.array([ch[1] for ch, _, _ in components], dtype=np.int64)
+        self._comp_nu = np.array([nu for _, nu, _ in components], dtype=np.int64)
+        self._comp_idx = np.array([list(ix) + [-1] * (6 - len(ix)) for _, _, ix in components], dtype=np.int64)
+
+    @property
+    def n_features(self) -> int:
+        return len(self._names)
+
+    def feature_names(self) -> list[str]:
+        return list(self._names)
+
+    def basis_sizes(self) -> dict:
+        """Number of basis functions per level."""
+        levels, counts = np.unique(self.levels, return_counts=True)
+        return {int(l): int(c) for l, c in zip(levels, counts)}
+
+    def _tables(self):
+        return (self._comp_species, self._comp_mu, self._comp_nu, self._comp_idx, self._term_start, self._term_ids,
+                self._term_coef)
+
+    def compute(self, positions, numbers, cell, pbc) -> DescriptorResult:
+        species, pairs, f, df = self.neighbours(positions, numbers, cell, pbc)
+        pair_start = np.searchsorted(pairs.i, np.arange(len(species) + 1)).astype(np.int64)
+        G, dG = moment_tensor_features(pair_start, species[pairs.j], np.ascontiguousarray(pairs.vectors), f, df,
+                                       *self._tables(), True)
+        return DescriptorResult(G=G, dG=dG, pairs=pairs, species=species)
+
+    def features(self, positions, numbers, cell, pbc):
+        species, pairs, f, df = self.neighbours(positions, numbers, cell, pbc)
+        pair_start = np.searchsorted(pairs.i, np.arange(len(species) + 1)).astype(np.int64)
+        G, _ = moment_tensor_features(pair_start, species[pairs.j], np.ascontiguousarray(pairs.vectors), f, df,
+                                      *self._tables(), False)
+        return G, _MomentContext(species, pairs, f, df, pair_start)
+
+    def backward(self, context, dEdG):
+        c = context
+        return moment_tensor_backward(c.pair_start, c.pairs.j, c.species[c.pairs.j], np.ascontiguousarray(c.pairs.vectors),
+                                      c.f, c.df, *self._tables(),
+                                      np.ascontiguousarray(dEdG))
+
+
+class _MomentContext:
+    def __init__(self, species, pairs, f, df, pair_start):
+        self.species, self.pairs, self.f, self.df, self.pair_start = species, pairs, f, df, pair_start
