@@ -22,7 +22,7 @@ from linpot.structures import read_datasets
 
 REPO = Path(__file__).resolve().parents[1]
 FAMILIES = [("pair polynomial", "-pair"), ("invariants", ""), ("angular Fourier series", "-afs"),
-            ("symmetry functions", "-sf"), ("moment tensors (level 16)", "-mtp"), ("SNAP 2J=8", "-snap")]
+            ("symmetry functions", "-sf"), ("moment tensors", "-mtp"), ("SNAP 2J=8", "-snap")]
 ELEMENTS = ["Ni", "Cu", "Li", "Mo"]
 MTP = {"Ni": (0.75, 0.027), "Cu": (0.52, 0.014), "Li": (0.66, 0.013), "Mo": (3.98, 0.151)}
 

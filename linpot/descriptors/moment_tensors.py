@@ -17,7 +17,10 @@ already kept (Gram-Schmidt, relative tolerance 1e-8). The kernel
 (:mod:`linpot.kernels.moment_tensors`) evaluates the polynomials with analytic derivatives.
 
 Spec: ``{"kind": "moment-tensors", "cutoff": 5.0, "radial": {...}, "level_max": 12,
-"nu_max": 4, "max_factors": 4}``; ``radial.n_basis`` bounds ``mu``.
+"nu_max": 4, "max_factors": 4, "mu_weight": 4}``; ``radial.n_basis`` bounds ``mu``. The level of
+a moment is ``2 + mu_weight mu + nu`` (Shapeev's definition: ``mu_weight = 4``). MTP fits its
+radial functions (non-linearly); here they are a fixed basis, and a smaller ``mu_weight`` admits
+more of them at a given level.
 """
 
 from __future__ import annotations
@@ -37,13 +40,13 @@ def symmetric_components(nu: int) -> list[tuple[int, ...]]:
     return list(itertools.combinations_with_replacement(range(3), nu))
 
 
-def _moment_multisets(n_species: int, n_mu: int, nu_max: int, level_max: int, max_factors: int):
+def _moment_multisets(n_species: int, n_mu: int, nu_max: int, level_max: int, max_factors: int, mu_weight: int):
     """Multisets of moments ``((s, mu), nu)`` (s: neighbour element) up to the level."""
     moments = [((s, mu), nu) for s in range(n_species) for mu in range(n_mu) for nu in range(nu_max + 1)
-               if 2 + 4 * mu + nu <= level_max]
+               if 2 + mu_weight * mu + nu <= level_max]
     for k in range(1, max_factors + 1):
         for combo in itertools.combinations_with_replacement(moments, k):
-            level = sum(2 + 4 * ch[1] + nu for ch, nu in combo)
+            level = sum(2 + mu_weight * ch[1] + nu for ch, nu in combo)
             if level <= level_max and sum(nu for _, nu in combo) % 2 == 0:
                 yield level, combo
 
@@ -110,14 +113,15 @@ def _component_values(vectors, species, f, components):
 
 
 @lru_cache(maxsize=None)
-def moment_tensor_basis(n_mu: int, nu_max: int, level_max: int, max_factors: int, n_species: int = 1, seed: int = 0):
+def moment_tensor_basis(n_mu: int, nu_max: int, level_max: int, max_factors: int, n_species: int = 1, mu_weight: int = 4,
+                        seed: int = 0):
     """Components ``[((s, mu), nu, indices)]`` and the independent basis functions
     ``[(level, description, {component ids: coefficient})]``, in order of level."""
     components = [((s, mu), nu, ix) for s in range(n_species) for mu in range(n_mu) for nu in range(nu_max + 1)
-                  for ix in symmetric_components(nu) if 2 + 4 * mu + nu <= level_max]
+                  for ix in symmetric_components(nu) if 2 + mu_weight * mu + nu <= level_max]
     component_index = {c: i for i, c in enumerate(components)}
     candidates, seen = [], set()
-    for level, combo in sorted(_moment_multisets(n_species, n_mu, nu_max, level_max, max_factors)):
+    for level, combo in sorted(_moment_multisets(n_species, n_mu, nu_max, level_max, max_factors, mu_weight)):
         for edges in _contraction_graphs([nu for _, nu in combo]):
             key = _canonical(combo, edges)
             if key in seen:
@@ -156,16 +160,22 @@ def moment_tensor_basis(n_mu: int, nu_max: int, level_max: int, max_factors: int
 
 class MomentTensorDescriptor(RadialDescriptor):
     kind = "moment-tensors"
-    extra_options = ("level_max", "nu_max", "max_factors")
+    extra_options = ("level_max", "nu_max", "max_factors", "mu_weight")
 
     def __init__(self, elements: list[str], cutoff: float = 5.0, radial: dict | None = None, level_max: int = 12,
-                 nu_max: int = 4, max_factors: int = 4):
+                 nu_max: int = 4, max_factors: int = 4, mu_weight: int = 4):
         super().__init__(elements, cutoff, radial)
+        # Shapeev's level counts 4 per radial index; a smaller weight admits more radial
+        # functions at a given level (the fixed radial basis stands in for MTP's fitted one)
+        self.mu_weight = int(mu_weight)
+        if not 1 <= self.mu_weight <= 8:
+            raise LinpotInputError(f"moment-tensors mu_weight must be 1 to 8, got {mu_weight}")
         self.level_max, self.nu_max, self.max_factors = int(level_max), int(nu_max), int(max_factors)
         if not (2 <= self.level_max <= 24 and 0 <= self.nu_max <= 6 and 1 <= self.max_factors <= 6):
             raise LinpotInputError("moment-tensors needs 2 <= level_max <= 24, 0 <= nu_max <= 6, 1 <= max_factors <= 6")
-        n_mu = min(self.radial.n_basis, (self.level_max - 2) // 4 + 1)
-        components, basis = moment_tensor_basis(n_mu, self.nu_max, self.level_max, self.max_factors, len(self.elements))
+        n_mu = min(self.radial.n_basis, (self.level_max - 2) // self.mu_weight + 1)
+        components, basis = moment_tensor_basis(n_mu, self.nu_max, self.level_max, self.max_factors, len(self.elements),
+                                                self.mu_weight)
         if not basis:
             raise LinpotInputError("the moment-tensor settings define no basis functions")
         self.components = components
