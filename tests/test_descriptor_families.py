@@ -133,3 +133,16 @@ def test_moment_tensors_equal_their_contractions_and_lie_in_the_span_of_invarian
     coef, *_ = np.linalg.lstsq(np.column_stack([B, np.ones(len(B))]), A, rcond=None)
     residual = np.abs(np.column_stack([B, np.ones(len(B))]) @ coef - A).max() / np.abs(A).max()
     assert residual < 1e-9
+
+
+def test_moment_tensor_potential_records_its_basis():
+    from linpot.descriptors import descriptor_from_spec
+    from linpot.descriptors.moment_tensors import MomentTensorDescriptor
+    from linpot.errors import LinpotInputError
+
+    d = MomentTensorDescriptor(["Cu"], cutoff=5.0, radial={"kind": "chebyshev", "n_basis": 3}, level_max=8)
+    spec = d.spec()
+    assert descriptor_from_spec(spec).basis_checksum == spec["basis_checksum"]
+    spec["basis_checksum"] = "0" * 16
+    with pytest.raises(LinpotInputError, match="differs"):
+        descriptor_from_spec(spec)

@@ -25,7 +25,9 @@ more of them at a given level.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
+import json
 from functools import lru_cache
 
 import numpy as np
@@ -41,14 +43,26 @@ def symmetric_components(nu: int) -> list[tuple[int, ...]]:
 
 
 def _moment_multisets(n_species: int, n_mu: int, nu_max: int, level_max: int, max_factors: int, mu_weight: int):
-    """Multisets of moments ``((s, mu), nu)`` (s: neighbour element) up to the level."""
-    moments = [((s, mu), nu) for s in range(n_species) for mu in range(n_mu) for nu in range(nu_max + 1)
-               if 2 + mu_weight * mu + nu <= level_max]
-    for k in range(1, max_factors + 1):
-        for combo in itertools.combinations_with_replacement(moments, k):
-            level = sum(2 + mu_weight * ch[1] + nu for ch, nu in combo)
-            if level <= level_max and sum(nu for _, nu in combo) % 2 == 0:
-                yield level, combo
+    """Multisets of moments ``((s, mu), nu)`` (s: neighbour element) with total level at most
+    ``level_max`` and even total rank, generated with the level budget (every factor costs at
+    least 2), not by filtering all combinations."""
+    moments = sorted(((s, mu), nu) for s in range(n_species) for mu in range(n_mu) for nu in range(nu_max + 1)
+                     if 2 + mu_weight * mu + nu <= level_max)
+    level_of = {m: 2 + mu_weight * m[0][1] + m[1] for m in moments}
+
+    def extend(start, combo, level):
+        if combo and sum(nu for _, nu in combo) % 2 == 0:
+            yield level, tuple(combo)
+        if len(combo) == max_factors:
+            return
+        for k in range(start, len(moments)):
+            m = moments[k]
+            if level + level_of[m] <= level_max:
+                combo.append(m)
+                yield from extend(k, combo, level + level_of[m])
+                combo.pop()
+
+    yield from extend(0, [], 0)
 
 
 def _contraction_graphs(degrees):
@@ -105,11 +119,13 @@ def _expand(combo, edges, component_index):
 def _component_values(vectors, species, f, components):
     """Moment components of one environment (neighbour vectors and elements, radial values f[j, mu])."""
     u = vectors / np.linalg.norm(vectors, axis=1)[:, None]
-    out = []
-    for (s, mu), nu, ix in components:
-        w = f[:, mu] * (species == s)
-        out.append(float(np.sum(w * np.prod(u[:, list(ix)], axis=1))) if ix else float(np.sum(w)))
-    return np.array(out)
+    monomial = {}
+    out = np.empty(len(components))
+    for c, ((s, mu), nu, ix) in enumerate(components):
+        if ix not in monomial:
+            monomial[ix] = np.prod(u[:, list(ix)], axis=1) if ix else np.ones(len(u))
+        out[c] = float(np.sum(f[:, mu] * (species == s) * monomial[ix]))
+    return out
 
 
 @lru_cache(maxsize=None)
@@ -129,7 +145,8 @@ def moment_tensor_basis(n_mu: int, nu_max: int, level_max: int, max_factors: int
             seen.add(key)
             candidates.append((level, combo, edges))
     rng = np.random.default_rng(seed)
-    n_samples = 2 * len(candidates) + 20
+    # more samples than independent functions can exist among the candidates
+    n_samples = min(2 * len(candidates) + 20, 3000)
     samples = []
     for _ in range(n_samples):
         n = rng.integers(3, 14)
@@ -137,7 +154,8 @@ def moment_tensor_basis(n_mu: int, nu_max: int, level_max: int, max_factors: int
         f = rng.uniform(-1, 1, size=(n, n_mu))
         samples.append(_component_values(vectors, rng.integers(0, n_species, size=n), f, components))
     samples = np.array(samples)
-    basis_vectors, kept = [], []
+    Q = np.zeros((n_samples, 0))
+    kept = []
     for level, combo, edges in candidates:
         poly = _expand(combo, edges, component_index)
         values = np.zeros(n_samples)
@@ -147,23 +165,24 @@ def moment_tensor_basis(n_mu: int, nu_max: int, level_max: int, max_factors: int
         if norm == 0.0:
             continue
         r = values / norm
-        for _ in range(2):
-            for b in basis_vectors:
-                r = r - (b @ r) * b
+        for _ in range(2):  # Gram-Schmidt against the kept functions, twice for round-off
+            r = r - Q @ (Q.T @ r)
         if np.linalg.norm(r) > 1e-8:
-            basis_vectors.append(r / np.linalg.norm(r))
+            Q = np.column_stack([Q, r / np.linalg.norm(r)])
             name = "*".join(f"M{ch[1]},{nu}" + (f"[{ch[0]}]" if n_species > 1 else "") for ch, nu in combo) + (
                 f"|{edges}" if edges else "")
             kept.append((level, name, poly))
+    if len(kept) > 0.8 * n_samples:
+        raise LinpotInputError(f"moment-tensor basis too large to verify ({len(kept)} functions); lower level_max")
     return components, kept
 
 
 class MomentTensorDescriptor(RadialDescriptor):
     kind = "moment-tensors"
-    extra_options = ("level_max", "nu_max", "max_factors", "mu_weight")
+    extra_options = ("level_max", "nu_max", "max_factors", "mu_weight", "basis_checksum")
 
     def __init__(self, elements: list[str], cutoff: float = 5.0, radial: dict | None = None, level_max: int = 12,
-                 nu_max: int = 4, max_factors: int = 4, mu_weight: int = 4):
+                 nu_max: int = 4, max_factors: int = 4, mu_weight: int = 4, basis_checksum: str | None = None):
         super().__init__(elements, cutoff, radial)
         # Shapeev's level counts 4 per radial index; a smaller weight admits more radial
         # functions at a given level (the fixed radial basis stands in for MTP's fitted one)
@@ -191,6 +210,14 @@ class MomentTensorDescriptor(RadialDescriptor):
         self._term_start = np.array(term_start, dtype=np.int64)
         self._term_ids = np.array(term_ids, dtype=np.int64).reshape(len(term_ids), self.max_factors)
         self._term_coef = np.array(term_coef)
+        # The basis is regenerated from the settings; a potential records its checksum so that a
+        # change of the generator cannot silently change a fitted potential.
+        digest = hashlib.sha256(json.dumps([[name, sorted((list(k), v) for k, v in poly.items())]
+                                            for _, name, poly in basis]).encode()).hexdigest()[:16]
+        if basis_checksum is not None and basis_checksum != digest:
+            raise LinpotInputError(f"the moment-tensor basis generated here ({digest}) differs from the one the "
+                                   f"potential was fitted with ({basis_checksum})")
+        self.basis_checksum = digest
         self._comp_species = np.array([ch[0] for ch, _, _ in components], dtype=np.int64)
         self._comp_mu = np.array([ch[1] for ch, _, _ in components], dtype=np.int64)
         self._comp_nu = np.array([nu for _, nu, _ in components], dtype=np.int64)
