@@ -37,7 +37,7 @@ def chunk_bounds(n_atoms: np.ndarray, chunk_atoms: int) -> list[tuple[int, int]]
     return bounds
 
 
-def accumulate_chunk(model, ds, groups: np.ndarray, n_cols: int | None = None) -> dict:
+def accumulate_chunk(model, ds, groups: np.ndarray) -> dict:
     """Normal equations of the structures of ``ds``, one set per group present: ``{group: NormalEquations}``.
 
     ``model`` may be a model or its spec (on a dask worker the spec is rebuilt once per process)."""

@@ -2,7 +2,7 @@
 
 Model, in standardised columns: the weighted residuals are Gaussian with precision ``beta``,
 penalised coefficients have the prior ``N(0, alpha^-1 I)``, the per-element constants a flat
-prior; ``alpha`` and ``beta`` maximise the evidence (:meth:`BayesianRegression.fit_quantities`).
+prior; ``alpha`` and ``beta`` maximise the evidence (:meth:`BayesianRegression.fit_equations`).
 The posterior covariance of all coefficients (original units) is
 ``Sigma = D^-1 (beta A_hat + alpha P)^+ D^-1``. The label noise of each quantity q is estimated
 separately at the fitted coefficients (:meth:`BayesianRegression.fit`): one precision for all
@@ -21,11 +21,12 @@ from .normal_equations import QUANTITIES
 
 
 class BayesianRegression:
-    """Evidence-maximised Bayesian ridge with one noise precision per quantity.
+    """Evidence-maximised Bayesian ridge with a label noise estimated per quantity.
 
     Learned: ``coef_``, ``alpha_`` (prior precision of the standardised penalised coefficients),
-    ``beta_`` (noise precision per quantity, 1/units^2), ``covariance_`` (posterior, original
-    coefficient units), ``noise_variance_`` (1/beta per quantity, its units squared), ``n_iter_``."""
+    ``beta_`` (``{"weighted": noise precision of the weighted residuals}``), ``covariance_``
+    (posterior, original coefficient units), ``noise_variance_`` (per quantity, its units
+    squared), ``n_iter_``."""
 
     method = "bayes"
 
@@ -33,59 +34,6 @@ class BayesianRegression:
         self.unpenalised = tuple(unpenalised)
         self.max_iter = int(max_iter)
         self.tol = float(tol)
-
-    def fit_quantities(self, A: dict, b: dict, yy: dict, n_rows: dict, scale: np.ndarray | None = None):
-        """Fit on per-quantity normal equations ``A[q], b[q], yy[q]`` with ``n_rows[q]`` rows.
-
-        Evidence maximisation with noise precisions ``beta_q`` and prior precision ``alpha``
-        (MacKay's fixed point, generalised to several noise levels):
-
-            Lambda = sum_q beta_q A_q + alpha P,   Sigma = Lambda^-1,   m = Sigma sum_q beta_q b_q,
-            alpha <- (n_p - alpha tr(P Sigma)) / |m_p|^2,
-            beta_q <- (N_q - beta_q tr(A_q Sigma)) / |y_q - X_q m|^2,
-
-        in columns standardised by ``scale`` (default ``sqrt(diag sum_q A_q)``), ``P`` the
-        identity on the penalised columns."""
-        qs = [q for q in A if n_rows.get(q)]
-        n = len(next(iter(b.values())))
-        d = scale if scale is not None else np.sqrt(np.clip(np.diag(sum(A[q] for q in qs)), 0.0, None))
-        d = np.where(d > 0, d, 1.0)
-        Ah = {q: A[q] / d[:, None] / d[None, :] for q in qs}
-        bh = {q: b[q] / d for q in qs}
-        pen = np.ones(n, dtype=bool)
-        pen[list(self.unpenalised)] = False
-        n_p = int(pen.sum())
-        alpha = 1.0
-        beta = {q: max(n_rows[q], 1) / max(yy[q], 1e-300) for q in qs}
-        for it in range(self.max_iter):
-            Lam = sum(beta[q] * Ah[q] for q in qs)
-            Lam[pen, pen] += alpha
-            Sigma = np.linalg.pinv(0.5 * (Lam + Lam.T), rcond=1e-15, hermitian=True)
-            m = Sigma @ sum(beta[q] * bh[q] for q in qs)
-            trP = float(np.sum(np.diag(Sigma)[pen]))
-            alpha_new = max(n_p - alpha * trP, 1e-12) / max(float(m[pen] @ m[pen]), 1e-300)
-            beta_new = {}
-            for q in qs:
-                resid = max(float(m @ Ah[q] @ m - 2.0 * m @ bh[q] + yy[q]), 1e-300)
-                gamma_q = beta[q] * float(np.sum(Ah[q] * Sigma))
-                beta_new[q] = max(n_rows[q] - gamma_q, 1e-12) / resid
-            converged = abs(alpha_new - alpha) <= self.tol * alpha and all(
-                abs(beta_new[q] - beta[q]) <= self.tol * beta[q] for q in qs)
-            alpha, beta = alpha_new, beta_new
-            if converged:
-                break
-        Lam = sum(beta[q] * Ah[q] for q in qs)
-        Lam[pen, pen] += alpha
-        Sigma = np.linalg.pinv(0.5 * (Lam + Lam.T), rcond=1e-15, hermitian=True)
-        m = Sigma @ sum(beta[q] * bh[q] for q in qs)
-        self.n_iter_ = it + 1
-        self.alpha_ = float(alpha)
-        self.beta_ = {q: float(v) for q, v in beta.items()}
-        self.coef_ = m / d
-        cov = Sigma / d[:, None] / d[None, :]
-        self.covariance_ = 0.5 * (cov + cov.T)
-        self.noise_variance_ = {q: (1.0 / beta[q] if q in beta else None) for q in QUANTITIES}
-        return self
 
     def fit_equations(self, A, b, yy, n_rows: int) -> "BayesianRegression":
         """One noise precision for all rows (labelled ``weighted``): MacKay's fixed point on the

@@ -44,20 +44,12 @@ class ReducedProblem:
         self.yy = float(yy - self.b_u @ self.A_uu_pinv @ self.b_u)
         self.A_hat = A_hat
 
-    @property
-    def n_penalised(self) -> int:
-        return len(self.p)
-
     def full(self, w_p: np.ndarray) -> np.ndarray:
         """Coefficients in the original columns from penalised ones in standardised units."""
         w_hat = np.zeros(len(self.d))
         w_hat[self.p] = w_p
         w_hat[self.u] = self.A_uu_pinv @ (self.b_u - self.A_up @ w_p)
         return w_hat / self.d
-
-    def loss(self, w_p: np.ndarray) -> float:
-        """``|X w - y|^2`` of the reduced problem (constants at their best)."""
-        return float(w_p @ self.S @ w_p - 2.0 * self.r @ w_p + self.yy)
 
 
 def quadratic_loss(w: np.ndarray, A: np.ndarray, b: np.ndarray, yy: float) -> float:

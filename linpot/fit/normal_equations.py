@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..conventions import GPA
+from .linear_problem import quadratic_loss
 
 QUANTITIES = ("energy", "forces", "stress")
 
@@ -77,18 +78,10 @@ class NormalEquations:
 
     def sse(self, coefficients: np.ndarray) -> dict:
         """Sum of squared residuals per quantity (quantities without rows left out)."""
-        c = coefficients
-        return {q: max(float(c @ self.A[q] @ c - 2.0 * c @ self.b[q] + self.yy[q]), 0.0)
+        return {q: max(quadratic_loss(coefficients, self.A[q], self.b[q], self.yy[q]), 0.0)
                 for q in QUANTITIES if self.n_rows[q]}
 
     def rmse(self, coefficients: np.ndarray) -> dict:
         """Weighted RMSE per quantity from the normal equations alone (eV/atom, eV/Å, GPa); None if no rows."""
-        out = {}
-        for q in QUANTITIES:
-            if self.n_rows[q] == 0:
-                out[q] = None
-                continue
-            c = coefficients
-            sse = float(c @ self.A[q] @ c - 2.0 * c @ self.b[q] + self.yy[q])
-            out[q] = float(np.sqrt(max(sse, 0.0) / self.n_rows[q]))
-        return out
+        sse = self.sse(coefficients)
+        return {q: (float(np.sqrt(sse[q] / self.n_rows[q])) if q in sse else None) for q in QUANTITIES}
