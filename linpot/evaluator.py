@@ -21,11 +21,11 @@ import math
 import numpy as np
 
 from .descriptors import species_indices
+from .descriptors.invariants import MAX_ORDER
 from .errors import LinpotInputError
 from .evaluator_runtime import run_tables
 from .kernels.evaluator import RADIAL_CHEBYSHEV, RADIAL_GAUSSIAN
 
-MAX_FACTORS = 6
 
 
 COMPILED_KINDS = ("pair", "invariants")
@@ -45,7 +45,7 @@ def _feature_definitions(descriptor):
         n_feat = len(descriptor.elements) * N
         feat_species = np.repeat(np.arange(len(descriptor.elements)), N)
         feat_n = np.tile(np.arange(N), len(descriptor.elements))
-        entry_lm = np.full((1, MAX_FACTORS), -1, dtype=np.int64)
+        entry_lm = np.full((1, MAX_ORDER), -1, dtype=np.int64)
         entry_lm[0, 0] = 0
         return (feat_species, feat_n, np.zeros(n_feat, dtype=np.int64), np.array([0, 1], dtype=np.int64), entry_lm,
                 np.array([math.sqrt(4.0 * math.pi)]))
@@ -101,7 +101,7 @@ def compile_tables(potential) -> dict:
             if w != 0.0:
                 patterns.setdefault(lm, np.zeros(n_ch))[c] += w
         for lm in sorted(patterns):
-            tuple_lm.append(list(lm) + [-1] * (MAX_FACTORS - len(lm)))
+            tuple_lm.append(list(lm) + [-1] * (MAX_ORDER - len(lm)))
             tuple_w.append(patterns[lm])
         tuple_start.append(len(tuple_w))
     q_terms_list, q_coef_cols = [], []
@@ -122,7 +122,7 @@ def compile_tables(potential) -> dict:
         kept_lm.append(np.asarray(entry_lm[entry_start[t]:entry_start[t + 1]], dtype=np.int64))
         kept_coef.append(np.asarray(entry_coef[entry_start[t]:entry_start[t + 1]], dtype=float))
         kept_start.append(kept_start[-1] + len(kept_coef[-1]))
-    entry_lm = np.concatenate(kept_lm) if kept_lm else np.zeros((0, MAX_FACTORS), dtype=np.int64)
+    entry_lm = np.concatenate(kept_lm) if kept_lm else np.zeros((0, MAX_ORDER), dtype=np.int64)
     entry_coef = np.concatenate(kept_coef) if kept_coef else np.zeros(0)
     entry_start = np.array(kept_start, dtype=np.int64)
     lms = [x for row in tuple_lm for x in row if x >= 0] + [int(x) for x in entry_lm.ravel() if x >= 0]
@@ -134,7 +134,7 @@ def compile_tables(potential) -> dict:
         "n_basis": N, "r_min": float(radial.r_min), "width": float(radial.width or 0.0),
         "centres": np.asarray(getattr(radial, "centres", np.zeros(0)), dtype=float), "l_max": l_max,
         "tuple_start": np.array(tuple_start, dtype=np.int64),
-        "tuple_lm": np.array(tuple_lm, dtype=np.int64).reshape(len(tuple_lm), MAX_FACTORS),
+        "tuple_lm": np.array(tuple_lm, dtype=np.int64).reshape(len(tuple_lm), MAX_ORDER),
         "tuple_degree": np.array([sum(1 for x in row if x >= 0) for row in tuple_lm], dtype=np.int64),
         "tuple_w": np.array(tuple_w, dtype=float).reshape(len(tuple_w), n_ch), "const": const,
         "tuple_nch": np.array([int(np.nonzero(w)[0].max()) + 1 for w in tuple_w], dtype=np.int64),
@@ -155,11 +155,6 @@ class CompiledPotential:
     def __init__(self, potential):
         self.potential = potential
         self.tables = compile_tables(potential)
-
-    @property
-    def n_monomials(self) -> int:
-        """Nonzero merged monomials (pattern x channel)."""
-        return int(np.count_nonzero(self.tables["tuple_w"]))
 
     def predict(self, positions, numbers, cell, pbc) -> dict:
         species = species_indices(numbers, self.tables["elements"])

@@ -62,7 +62,28 @@ def species_indices(numbers, elements: list[str]) -> np.ndarray:
     return out
 
 
-class RadialDescriptor:
+class Descriptor:
+    """The reverse-mode interface every family offers to the models: ``features`` (values and a
+    context) and ``backward`` (forces and virial from ``dE/dG``). The default goes through the
+    full per-pair derivatives of :meth:`compute`."""
+
+    def features(self, positions, numbers, cell, pbc):
+        """Features ``G`` and a context for :meth:`backward` (with ``context.species``).
+
+        The default keeps the full derivatives; families with a cheaper reverse mode override
+        both methods."""
+        result = self.compute(positions, numbers, cell, pbc)
+        return result.G, result
+
+    def backward(self, context, dEdG):
+        """Forces (eV/Å) and virial (Voigt, eV) from ``dEdG[i, k] = dE/dG_ik``."""
+        from ..kernels.forces import contract_pair_gradient
+
+        p = context.pairs
+        return contract_pair_gradient(p.i, p.j, p.vectors, dEdG, context.dG, len(context.species))
+
+
+class RadialDescriptor(Descriptor):
     """What every neighbour-density descriptor shares: elements, cutoff (Å), a radial basis,
     the spec round trip, and the neighbours with their radial functions.
 
@@ -95,21 +116,6 @@ class RadialDescriptor:
         if unknown:
             raise LinpotInputError(f"unknown {cls.kind} descriptor option(s): {', '.join(sorted(unknown))}")
         return cls(**spec)
-
-    def features(self, positions, numbers, cell, pbc):
-        """Features ``G`` and a context for :meth:`backward` (with ``context.species``).
-
-        The default keeps the full derivatives; families with a cheaper reverse mode override
-        both methods."""
-        result = self.compute(positions, numbers, cell, pbc)
-        return result.G, result
-
-    def backward(self, context, dEdG):
-        """Forces (eV/Å) and virial (Voigt, eV) from ``dEdG[i, k] = dE/dG_ik``."""
-        from ..kernels.forces import contract_pair_gradient
-
-        p = context.pairs
-        return contract_pair_gradient(p.i, p.j, p.vectors, dEdG, context.dG, len(context.species))
 
     def harmonic_expansion_inputs(self, positions, numbers, cell, pbc, l_max: int) -> "ExpansionInputs":
         """Neighbours with ``f_n``, ``f_n'``, real harmonics to ``l_max`` and their gradients, unit

@@ -21,7 +21,7 @@ import numpy as np
 from ..errors import LinpotInputError
 from ..kernels.snap import snap_backward, snap_features, snap_values
 from ..neighbours import neighbour_list
-from .base import DescriptorResult, check_elements_and_cutoff, species_indices
+from .base import Descriptor, DescriptorResult, check_elements_and_cutoff, species_indices
 
 
 def clebsch_gordan_doubled(tj1: int, tm1: int, tj2: int, tm2: int, tj: int, tm: int) -> float:
@@ -81,7 +81,7 @@ def snap_tables(twojmax: int):
             int(ub[twojmax + 1]))
 
 
-class SnapDescriptor:
+class SnapDescriptor(Descriptor):
     kind = "snap"
     OPTIONS = ("elements", "twojmax", "rcutfac", "radii", "weights", "rfac0", "rmin0", "switchflag", "bzeroflag")
 

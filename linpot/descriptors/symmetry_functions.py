@@ -20,13 +20,13 @@ import numpy as np
 from ..errors import LinpotInputError
 from ..kernels.symmetry_functions import symmetry_functions
 from ..neighbours import neighbour_list
-from .base import DescriptorResult, check_elements_and_cutoff, species_indices
+from .base import Descriptor, DescriptorResult, check_elements_and_cutoff, species_indices
 
 DEFAULT_G2 = {"eta": [0.01, 0.1, 0.5], "r_s": [0.0, 2.0, 2.5, 3.0, 3.5, 4.0]}
 DEFAULT_G4 = {"eta": [0.005, 0.05], "zeta": [1.0, 2.0, 4.0, 16.0], "lambda": [1.0, -1.0]}
 
 
-class SymmetryFunctionDescriptor:
+class SymmetryFunctionDescriptor(Descriptor):
     kind = "symmetry-functions"
 
     def __init__(self, elements: list[str], cutoff: float = 5.0, g2: dict | None = None, g4: dict | None = None):
@@ -82,24 +82,11 @@ class SymmetryFunctionDescriptor:
             raise LinpotInputError(f"unknown symmetry-functions option(s): {', '.join(sorted(unknown))}")
         return cls(**spec)
 
-    def _run(self, positions, numbers, cell, pbc, with_gradient):
+    def compute(self, positions, numbers, cell, pbc) -> DescriptorResult:
         species = species_indices(numbers, self.elements)
         pairs = neighbour_list(positions, cell, pbc, self.cutoff)
         pair_start = np.searchsorted(pairs.i, np.arange(len(species) + 1)).astype(np.int64)
         G, dG = symmetry_functions(pair_start, species[pairs.j], np.ascontiguousarray(pairs.vectors), self.cutoff,
                                    len(self.elements), self._g2_eta, self._g2_rs, self._g4_eta, self._g4_zeta,
-                                   self._g4_lambda, self._pair_index, with_gradient)
+                                   self._g4_lambda, self._pair_index)
         return DescriptorResult(G=G, dG=dG, pairs=pairs, species=species)
-
-    def compute(self, positions, numbers, cell, pbc) -> DescriptorResult:
-        return self._run(positions, numbers, cell, pbc, True)
-
-    def features(self, positions, numbers, cell, pbc):
-        result = self._run(positions, numbers, cell, pbc, True)
-        return result.G, result
-
-    def backward(self, context, dEdG):
-        from ..kernels.forces import contract_pair_gradient
-
-        p = context.pairs
-        return contract_pair_gradient(p.i, p.j, p.vectors, dEdG, context.dG, len(context.species))

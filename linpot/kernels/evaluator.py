@@ -25,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .forces import add_pair_force
+from .forces import add_pair_force, largest_neighbourhood
 from .radial import chebyshev_radial_basis, gaussian_radial_basis
 from .spherical_harmonics import _normalisation, real_spherical_harmonics_into
 
@@ -160,9 +160,7 @@ def potential_energy_forces(pair_start, pair_j, vectors, species, n_species, rad
     h1 = np.zeros(n_lm)
     # Per-atom buffers, allocated once: allocating them per atom (a few hundred kB) costs more
     # than the harmonics themselves.
-    max_pairs = 0
-    for i in range(n_atoms):
-        max_pairs = max(max_pairs, pair_start[i + 1] - pair_start[i])
+    max_pairs = largest_neighbourhood(pair_start)
     Y = np.zeros((max_pairs, n_lm))
     dY = np.zeros((max_pairs, n_lm, 3))
     K = _normalisation(l_max)

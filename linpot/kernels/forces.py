@@ -6,6 +6,15 @@ import numpy as np
 from numba import njit
 
 
+@njit(cache=True)
+def largest_neighbourhood(pair_start):
+    """The most pairs any atom owns (``pair_start[i]:pair_start[i+1]``): the size of per-atom buffers."""
+    out = 0
+    for i in range(pair_start.shape[0] - 1):
+        out = max(out, pair_start[i + 1] - pair_start[i])
+    return out
+
+
 @njit(cache=True, inline="always")
 def add_pair_force(i, j, rx, ry, rz, gx, gy, gz, forces, virial):
     """Add the pair term ``g = dE/dr_ij`` (vector ``r_ij``): ``F_j -= g``, ``F_i += g``, and

@@ -13,7 +13,7 @@ import math
 import numpy as np
 from numba import njit
 
-from .forces import add_pair_force
+from .forces import add_pair_force, largest_neighbourhood
 
 
 @njit(cache=True)
@@ -93,6 +93,22 @@ def _basis(M, term_start, term_ids, term_coef, values, gM, with_gradient):
         values[t] = v
 
 
+@njit(cache=True, inline="always")
+def _contract(weights, dM, k):
+    """``sum_c weights[c] dM[k, c, :]``: a derivative with respect to M taken to neighbour k's vector."""
+    gx = 0.0
+    gy = 0.0
+    gz = 0.0
+    for c in range(weights.shape[0]):
+        w = weights[c]
+        if w == 0.0:
+            continue
+        gx += w * dM[k, c, 0]
+        gy += w * dM[k, c, 1]
+        gz += w * dM[k, c, 2]
+    return gx, gy, gz
+
+
 @njit(cache=True)
 def moment_tensor_features(pair_start, species_j, vectors, f, df, comp_species, comp_mu, comp_nu, comp_idx, term_start,
                            term_ids, term_coef, with_gradient):
@@ -100,9 +116,7 @@ def moment_tensor_features(pair_start, species_j, vectors, f, df, comp_species, 
     n_atoms = pair_start.shape[0] - 1
     n_comp = comp_mu.shape[0]
     n_feat = term_start.shape[0] - 1
-    max_pairs = 0
-    for i in range(n_atoms):
-        max_pairs = max(max_pairs, pair_start[i + 1] - pair_start[i])
+    max_pairs = largest_neighbourhood(pair_start)
     G = np.zeros((n_atoms, n_feat))
     dG = np.zeros((vectors.shape[0] if with_gradient else 0, n_feat, 3))
     M = np.zeros(n_comp)
@@ -117,16 +131,7 @@ def moment_tensor_features(pair_start, species_j, vectors, f, df, comp_species, 
             continue
         for k in range(p1 - p0):
             for t in range(n_feat):
-                gx = 0.0
-                gy = 0.0
-                gz = 0.0
-                for c in range(n_comp):
-                    w = gM[t, c]
-                    if w == 0.0:
-                        continue
-                    gx += w * dM[k, c, 0]
-                    gy += w * dM[k, c, 1]
-                    gz += w * dM[k, c, 2]
+                gx, gy, gz = _contract(gM[t], dM, k)
                 dG[p0 + k, t, 0] = gx
                 dG[p0 + k, t, 1] = gy
                 dG[p0 + k, t, 2] = gz
@@ -140,9 +145,7 @@ def moment_tensor_backward(pair_start, pair_j, species_j, vectors, f, df, comp_s
     n_atoms = pair_start.shape[0] - 1
     n_comp = comp_mu.shape[0]
     n_feat = term_start.shape[0] - 1
-    max_pairs = 0
-    for i in range(n_atoms):
-        max_pairs = max(max_pairs, pair_start[i + 1] - pair_start[i])
+    max_pairs = largest_neighbourhood(pair_start)
     forces = np.zeros((n_atoms, 3))
     virial = np.zeros(6)
     M = np.zeros(n_comp)
@@ -163,14 +166,7 @@ def moment_tensor_backward(pair_start, pair_j, species_j, vectors, f, df, comp_s
             for c in range(n_comp):
                 dEdM[c] += w * gM[t, c]
         for k in range(p1 - p0):
-            gx = 0.0
-            gy = 0.0
-            gz = 0.0
-            for c in range(n_comp):
-                w = dEdM[c]
-                gx += w * dM[k, c, 0]
-                gy += w * dM[k, c, 1]
-                gz += w * dM[k, c, 2]
+            gx, gy, gz = _contract(dEdM, dM, k)
             p = p0 + k
             add_pair_force(i, pair_j[p], vectors[p, 0], vectors[p, 1], vectors[p, 2], gx, gy, gz, forces, virial)
     return forces, virial

@@ -28,7 +28,7 @@ import math
 import numpy as np
 from numba import njit
 
-from .forces import add_pair_force
+from .forces import add_pair_force, largest_neighbourhood
 
 
 @njit(cache=True)
@@ -208,13 +208,27 @@ def bispectrum(utot, triples, ub, cg, cg_start, bzero, B, cot, weights, with_cot
         B[t] = value - bzero[t]
 
 
+@njit(cache=True, inline="always")
+def _contract(cotangent, dutot, k):
+    """``sum_u Re(conj(g_u) du_u / dr_k)``: a cotangent of the density taken to neighbour k's vector."""
+    gx = 0.0
+    gy = 0.0
+    gz = 0.0
+    for u in range(cotangent.shape[0]):
+        g = cotangent[u]
+        if g == 0.0:
+            continue
+        gx += g.real * dutot[k, u, 0].real + g.imag * dutot[k, u, 0].imag
+        gy += g.real * dutot[k, u, 1].real + g.imag * dutot[k, u, 1].imag
+        gz += g.real * dutot[k, u, 2].real + g.imag * dutot[k, u, 2].imag
+    return gx, gy, gz
+
+
 @njit(cache=True)
 def _atom_buffers(pair_start, n_u):
     """Per-atom work arrays sized for the atom with the most neighbours: density, its derivative
     per neighbour, the inside-cutoff mask, one neighbour's U and dU."""
-    max_pairs = 0
-    for i in range(pair_start.shape[0] - 1):
-        max_pairs = max(max_pairs, pair_start[i + 1] - pair_start[i])
+    max_pairs = largest_neighbourhood(pair_start)
     return (np.zeros(n_u, dtype=np.complex128), np.zeros((max_pairs, n_u, 3), dtype=np.complex128),
             np.zeros(max_pairs, dtype=np.bool_), np.zeros(n_u, dtype=np.complex128), np.zeros((n_u, 3), dtype=np.complex128))
 
@@ -241,19 +255,10 @@ def snap_features(pair_start, vectors, rcut_pairs, weight_pairs, rfac0, rmin0, s
             if not inside[k]:
                 continue
             for t in range(n_t):
-                s0 = 0.0
-                s1 = 0.0
-                s2 = 0.0
-                for u in range(n_u):
-                    g = cot[t, u]
-                    if g == 0.0:
-                        continue
-                    s0 += g.real * dutot[k, u, 0].real + g.imag * dutot[k, u, 0].imag
-                    s1 += g.real * dutot[k, u, 1].real + g.imag * dutot[k, u, 1].imag
-                    s2 += g.real * dutot[k, u, 2].real + g.imag * dutot[k, u, 2].imag
-                dG[p0 + k, t, 0] = s0
-                dG[p0 + k, t, 1] = s1
-                dG[p0 + k, t, 2] = s2
+                gx, gy, gz = _contract(cot[t], dutot, k)
+                dG[p0 + k, t, 0] = gx
+                dG[p0 + k, t, 1] = gy
+                dG[p0 + k, t, 2] = gz
     return G, dG
 
 
@@ -297,14 +302,7 @@ def snap_backward(pair_start, pair_j, vectors, rcut_pairs, weight_pairs, rfac0, 
         for k in range(p1 - p0):
             if not inside[k]:
                 continue
-            gx = 0.0
-            gy = 0.0
-            gz = 0.0
-            for u in range(n_u):
-                g = cot[0, u]
-                gx += g.real * dutot[k, u, 0].real + g.imag * dutot[k, u, 0].imag
-                gy += g.real * dutot[k, u, 1].real + g.imag * dutot[k, u, 1].imag
-                gz += g.real * dutot[k, u, 2].real + g.imag * dutot[k, u, 2].imag
+            gx, gy, gz = _contract(cot[0], dutot, k)
             p = p0 + k
             add_pair_force(i, pair_j[p], vectors[p, 0], vectors[p, 1], vectors[p, 2], gx, gy, gz, forces,
                            virial)

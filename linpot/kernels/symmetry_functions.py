@@ -27,8 +27,8 @@ def _fc(r, rc):
 
 @njit(cache=True)
 def symmetry_functions(pair_start, species_j, vectors, rc, n_species, g2_eta, g2_rs, g4_eta, g4_zeta, g4_lambda,
-                       pair_index, with_gradient):
-    """``G (n_atoms, n_feat)`` and, if ``with_gradient``, ``dG (n_pairs, n_feat, 3)``.
+                       pair_index):
+    """``G (n_atoms, n_feat)`` and ``dG (n_pairs, n_feat, 3)``.
 
     Feature layout: for each neighbour species s, the G2 grid (``len(g2_eta)`` entries), then for
     each unordered species pair (``pair_index[s1, s2]``), the G4 grid."""
@@ -38,7 +38,7 @@ def symmetry_functions(pair_start, species_j, vectors, rc, n_species, g2_eta, g2
     n_pairs_species = n_species * (n_species + 1) // 2
     n_feat = n_species * n2 + n_pairs_species * n4
     G = np.zeros((n_atoms, n_feat))
-    dG = np.zeros((vectors.shape[0] if with_gradient else 0, n_feat, 3))
+    dG = np.zeros((vectors.shape[0], n_feat, 3))
     for i in range(n_atoms):
         p0 = pair_start[i]
         p1 = pair_start[i + 1]
@@ -53,11 +53,10 @@ def symmetry_functions(pair_start, species_j, vectors, rc, n_species, g2_eta, g2
                 d = r - g2_rs[g]
                 e = math.exp(-g2_eta[g] * d * d)
                 G[i, base + g] += e * fc
-                if with_gradient:
-                    dr = e * (dfc - 2.0 * g2_eta[g] * d * fc) / r
-                    dG[p, base + g, 0] += dr * x
-                    dG[p, base + g, 1] += dr * y
-                    dG[p, base + g, 2] += dr * z
+                dr = e * (dfc - 2.0 * g2_eta[g] * d * fc) / r
+                dG[p, base + g, 0] += dr * x
+                dG[p, base + g, 1] += dr * y
+                dG[p, base + g, 2] += dr * z
         if n4 == 0:
             continue
         off4 = n_species * n2
@@ -113,19 +112,18 @@ def symmetry_functions(pair_start, species_j, vectors, rc, n_species, g2_eta, g2
                     pref = 2.0 ** (1.0 - zeta)
                     T = pref * A * E * F
                     G[i, base + g] += T
-                    if with_gradient:
-                        # d E / du = -eta E (2u - 2w), d E / dv = -eta E (2v + 2w)
-                        eu = -2.0 * eta
-                        gux = pref * (dA * cux * E * F + A * E * eu * (ux - wx) * F + A * E * Fux)
-                        guy = pref * (dA * cuy * E * F + A * E * eu * (uy - wy) * F + A * E * Fuy)
-                        guz = pref * (dA * cuz * E * F + A * E * eu * (uz - wz) * F + A * E * Fuz)
-                        gvx = pref * (dA * cvx * E * F + A * E * eu * (vx + wx) * F + A * E * Fvx)
-                        gvy = pref * (dA * cvy * E * F + A * E * eu * (vy + wy) * F + A * E * Fvy)
-                        gvz = pref * (dA * cvz * E * F + A * E * eu * (vz + wz) * F + A * E * Fvz)
-                        dG[pj, base + g, 0] += gux
-                        dG[pj, base + g, 1] += guy
-                        dG[pj, base + g, 2] += guz
-                        dG[pk, base + g, 0] += gvx
-                        dG[pk, base + g, 1] += gvy
-                        dG[pk, base + g, 2] += gvz
+                    # d E / du = -eta E (2u - 2w), d E / dv = -eta E (2v + 2w)
+                    eu = -2.0 * eta
+                    gux = pref * (dA * cux * E * F + A * E * eu * (ux - wx) * F + A * E * Fux)
+                    guy = pref * (dA * cuy * E * F + A * E * eu * (uy - wy) * F + A * E * Fuy)
+                    guz = pref * (dA * cuz * E * F + A * E * eu * (uz - wz) * F + A * E * Fuz)
+                    gvx = pref * (dA * cvx * E * F + A * E * eu * (vx + wx) * F + A * E * Fvx)
+                    gvy = pref * (dA * cvy * E * F + A * E * eu * (vy + wy) * F + A * E * Fvy)
+                    gvz = pref * (dA * cvz * E * F + A * E * eu * (vz + wz) * F + A * E * Fvz)
+                    dG[pj, base + g, 0] += gux
+                    dG[pj, base + g, 1] += guy
+                    dG[pj, base + g, 2] += guz
+                    dG[pk, base + g, 0] += gvx
+                    dG[pk, base + g, 1] += gvy
+                    dG[pk, base + g, 2] += gvz
     return G, dG
