@@ -138,15 +138,13 @@ def cmd_fit(args) -> int:
         log.info("wrote %s", args.parity)
 
     if test is not None:
-        potential.provenance["test_datasets"] = [{"path": p, "sha256": h} for p, h in sorted(test.file_hashes.items())]
+        potential.provenance["test_datasets"] = test.file_records()
     potential.save(args.output)
     log.info("wrote %s", args.output)
     if args.report:
         report["peak_memory_mb"]["evaluate_peak_mb"] = peak_memory_mb()
         report.update({"errors": tables, "times": {**report["times"], "read_s": read_s, "fit_s": fit_s, "evaluate_s": eval_s},
-                       "datasets": {"train": [{"path": p, "sha256": h} for p, h in sorted(train.file_hashes.items())],
-                                    "test": [] if test is None else
-                                    [{"path": p, "sha256": h} for p, h in sorted(test.file_hashes.items())]},
+                       "datasets": {"train": train.file_records(), "test": [] if test is None else test.file_records()},
                        "config": config, "linpot_version": __version__, "potential": os.path.abspath(args.output)})
         atomic_write_text(args.report, json.dumps(report, indent=1, default=float) + "\n")
         log.info("wrote %s", args.report)
@@ -219,27 +217,27 @@ def cmd_export(args) -> int:
     from .export import export_potential
     from .potential import Potential
 
+    if not args.output and not args.lammps:
+        raise LinpotInputError("give -o MODULE.py (standalone evaluator) and/or --lammps PREFIX (SNAP files)")
+    if args.output:
+        if not args.output.endswith(".py"):
+            raise LinpotInputError("the exported evaluator is a Python module: give an output path ending in .py",
+                                   args.output)
+        if not Path(args.output).stem.isidentifier():
+            raise LinpotInputError("the module name (file name without .py) must be a Python identifier", args.output)
+        _check_output_path(args.output)
+    potential = Potential.load(args.potential)
     if args.lammps:
         from .snap_files import lammps_pair_commands, write_lammps_snap
 
-        potential = Potential.load(args.potential)
         _check_output_path(args.lammps + ".snapcoeff")
         for path in write_lammps_snap(potential, args.lammps):
             log.info("wrote %s", path)
         _write_stdout("\n".join(["# pair_style snap:"] + lammps_pair_commands(potential, args.lammps, "snap")
                                  + ["# or ML-IAP:"] + lammps_pair_commands(potential, args.lammps, "mliap")))
-        if not args.output:
-            return 0
-    if not args.output:
-        raise LinpotInputError("give -o MODULE.py (standalone evaluator) and/or --lammps PREFIX (SNAP files)")
-    if not args.output.endswith(".py"):
-        raise LinpotInputError("the exported evaluator is a Python module: give an output path ending in .py", args.output)
-    if not Path(args.output).stem.isidentifier():
-        raise LinpotInputError("the module name (file name without .py) must be a Python identifier", args.output)
-    _check_output_path(args.output)
-    potential = Potential.load(args.potential)
-    export_potential(potential, args.output, source=os.path.basename(args.potential))
-    log.info("wrote %s: `from %s import Calculator`", args.output, Path(args.output).stem)
+    if args.output:
+        export_potential(potential, args.output, source=os.path.basename(args.potential))
+        log.info("wrote %s: `from %s import Calculator`", args.output, Path(args.output).stem)
     return 0
 
 

@@ -77,6 +77,10 @@ class Dataset:
         s = self.atom_slice(k)
         return Atoms(numbers=self.numbers[s], positions=self.positions[s], cell=self.cells[k], pbc=self.pbc[k])
 
+    def file_records(self) -> list[dict]:
+        """``[{"path", "sha256"}]`` of the files the structures came from, sorted by path (provenance)."""
+        return [{"path": p, "sha256": h} for p, h in sorted(self.file_hashes.items())]
+
     @contextmanager
     def located(self, k: int):
         """Within this block, a :class:`LinpotInputError` about structure ``k`` names its file and index."""

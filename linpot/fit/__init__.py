@@ -206,7 +206,7 @@ def fit_potential(train, config: dict, client=None) -> tuple[Potential, dict]:
         fit_record["max_features"] = int(fit_cfg["max_features"])
     provenance = {
         "linpot_version": __version__,
-        "datasets": [{"path": p, "sha256": h} for p, h in sorted(train.file_hashes.items())],
+        "datasets": train.file_records(),
         "n_structures": len(train),
         "n_atoms": int(train.offsets[-1]),
         "fit": fit_record,
