@@ -3,16 +3,17 @@ coloured by config_type. Needs matplotlib."""
 
 from __future__ import annotations
 
-import os
+import io
 
 import numpy as np
 
 from .errors import LinpotInputError
+from .potential import atomic_write_bytes
 
 
 def parity_plot(ds, pred: dict, path, title: str = "") -> None:
     """Write a two-panel parity plot of ``pred`` (from :func:`linpot.metrics.predict_dataset`) against
-    the labels of ``ds`` to ``path`` (written through a temporary file)."""
+    the labels of ``ds`` to ``path`` (written through a temporary file and a rename)."""
     try:
         import matplotlib
 
@@ -38,13 +39,9 @@ def parity_plot(ds, pred: dict, path, title: str = "") -> None:
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    path = os.fspath(path)
-    root, ext = os.path.splitext(path)
-    tmp = f"{root}.partial{ext or '.png'}"
+    buffer = io.BytesIO()
     try:
-        fig.savefig(tmp, dpi=110, format="png")
-        os.replace(tmp, path)
+        fig.savefig(buffer, dpi=110, format="png")
     finally:
         plt.close(fig)
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    atomic_write_bytes(path, buffer.getvalue())
