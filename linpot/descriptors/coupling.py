@@ -133,14 +133,15 @@ def real_tree_tensor(ls, path) -> np.ndarray:
     return T
 
 
+def _l_of(key) -> int:
+    """The angular momentum of a factor key: ``l`` or ``(l, group)``."""
+    return key[0] if isinstance(key, tuple) else key
+
+
 def _random_inputs(keys, n_samples, seed):
     """One random vector per distinct key ``(l, group)`` (or ``l``), per sample."""
     rng = np.random.default_rng(seed)
-    out = {}
-    for key in sorted(set(keys)):
-        l = key[0] if isinstance(key, tuple) else key
-        out[key] = rng.normal(size=(n_samples, 2 * l + 1))
-    return out
+    return {key: rng.normal(size=(n_samples, 2 * _l_of(key) + 1)) for key in sorted(set(keys))}
 
 
 def contract(T: np.ndarray, ls, vectors: dict) -> np.ndarray:
@@ -188,8 +189,7 @@ def select_invariants(ls, tolerance: float = TOLERANCE, seed: int = 0, groups=No
         return []
     n_samples = 2 * len(paths) + 24
     inputs = _random_inputs(keys, n_samples, seed)
-    complex_inputs = {key: a @ np.conj(real_from_complex_matrix(key[0] if isinstance(key, tuple) else key))
-                      for key, a in inputs.items()}
+    complex_inputs = {key: a @ np.conj(real_from_complex_matrix(_l_of(key))) for key, a in inputs.items()}
     # Each tree is a unit vector in the product space (orthonormal coupling), so
     # |value| <= prod_q |a_q|; a part far below that bound is round-off (the imaginary part of a
     # real tree, or a tree that vanishes when equal-l factors are identical).
