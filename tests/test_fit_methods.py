@@ -287,3 +287,28 @@ def test_bayesian_estimates_one_noise_level_per_quantity():
     precision = bayes.beta_["weighted"] * A_w + bayes.alpha_ * np.diag(np.diag(A_w))
     np.testing.assert_allclose(bayes.covariance_, np.linalg.inv(precision), rtol=1e-8, atol=1e-16)
     np.testing.assert_allclose(bayes.coef_, np.linalg.solve(precision, bayes.beta_["weighted"] * b_w), rtol=1e-8)
+
+
+@pytest.mark.parametrize("flags, fragment", [
+    (["--workers", "0"], "--workers must be at least 1"),
+    (["--kfold", "99"], "kfold = 99 needs at least 99"),
+    (["--method", "omp", "--max-features", "1", "--kfold", "3"], "max_features must exceed"),
+    (["--descriptor", "snap", "--cutoff", "5"], "unknown snap descriptor option(s): cutoff"),
+])
+def test_bad_fit_options_are_one_line_errors(flags, fragment, small_cu, tmp_path, capsys):  # noqa: F811
+    from test_cli import assert_one_line_error
+
+    train, _ = small_cu
+    out = tmp_path / "o.json"
+    code = main(["fit", "--train", str(train), "-o", str(out), *flags])
+    assert_one_line_error(capsys, code, fragment)
+    assert not out.exists()
+
+
+def test_export_needs_an_output(tmp_path, capsys):
+    from pathlib import Path
+
+    from test_cli import assert_one_line_error
+
+    pot = Path(__file__).resolve().parents[1] / "fits" / "mlearn-Cu-pair.json"
+    assert_one_line_error(capsys, main(["export", str(pot)]), "give -o MODULE.py")
