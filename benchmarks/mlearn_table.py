@@ -36,7 +36,7 @@ RECIPES = {"pair": "mlearn-{el}-pair", "invariants": "mlearn-{el}", "afs": "mlea
 HEADINGS = {"afs": "mlearn: angular Fourier series (preset `angular-fourier`)",
             "sf": "mlearn: symmetry functions (preset `symmetry-functions`)",
             "snap": "mlearn: SNAP (preset `snap`, 2J = 8, linear)",
-            "mtp": "mlearn: moment tensors (preset `moment-tensors`: level 12, radial weight 1, linear)"}
+            "mtp": "mlearn: moment tensors (level 16, radial weight 1, linear; recipes `fits/mlearn-<El>-mtp.toml`)"}
 #: Test RMSE (meV/atom, eV/Å) of the peers on the same files, quoted in the invariants issue:
 #: the published mlearn MTP models (Zuo et al. 2020) and pypolymlp 0.22.1 fitted on the same split.
 PEERS = {"Ni": (0.75, 0.027, 0.90, 0.028), "Cu": (0.52, 0.014, 0.46, 0.010),
