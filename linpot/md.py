@@ -40,10 +40,18 @@ def make_dynamics(atoms, ensemble: str, timestep_fs: float, temperature_K: float
             raise LinpotInputError("npt needs a structure periodic in all three directions")
         from ase.md.langevinbaoab import LangevinBAOAB
 
-        # ASE's external stress is minus the pressure, in eV/Å^3
-        return LangevinBAOAB(atoms, timestep=dt, temperature_K=temperature_K, externalstress=-pressure_GPa * GPA,
-                             hydrostatic=hydrostatic, T_tau=1.0 / friction_per_fs * units.fs,
-                             P_tau=20.0 / friction_per_fs * units.fs, rng=rng)
+        import warnings
+
+        P_tau = 20.0 / friction_per_fs
+        log.info("npt: thermostat time %.0f fs, barostat time %.0f fs (barostat mass from ASE's heuristic)",
+                 1.0 / friction_per_fs, P_tau)
+        with warnings.catch_warnings():
+            # ASE warns that it derives the barostat mass from P_tau; that is the intended setting here
+            warnings.filterwarnings("ignore", message="Using heuristic P_mass")
+            # ASE's external stress is minus the pressure, in eV/Å^3
+            return LangevinBAOAB(atoms, timestep=dt, temperature_K=temperature_K, externalstress=-pressure_GPa * GPA,
+                                 hydrostatic=hydrostatic, T_tau=1.0 / friction_per_fs * units.fs,
+                                 P_tau=P_tau * units.fs, rng=rng)
     raise LinpotInputError(f"unknown ensemble {ensemble!r} (known: {', '.join(ENSEMBLES)})")
 
 
