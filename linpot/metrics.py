@@ -99,6 +99,7 @@ def format_fit_summary(report: dict) -> str:
     mem = report.get("peak_memory_mb", {})
     lines.append("stages: " + ", ".join(f"{k[:-2].replace('_', ' ')} {v:.1f} s" for k, v in times.items())
                  + (f"; peak memory {max(mem.values()):.0f} MB" if mem else ""))
+    lines.extend(f"warning: {w}" for w in report.get("warnings", []))
     return "\n".join(lines)
 
 

@@ -107,6 +107,8 @@ def test_fit_recovers_a_known_model(elements):
     })
     pot, report = fit_potential(ds, config)
     assert report["alpha"] == 1e-14
+    # noise-free labels want the weakest regularisation: the fit says the grid may be too short
+    assert len(report["warnings"]) == 1 and "smallest of the 3 tried" in report["warnings"][0]
     for k in range(len(ds)):
         atoms = ds.atoms(k)
         p = pot.predict_atoms(atoms)
@@ -127,3 +129,14 @@ def test_fit_of_the_wrong_model_form_is_not_exact():
     pot, _ = fit_potential(ds, config)
     errs = [np.abs(pot.predict_atoms(ds.atoms(k))["forces"] - ds.forces[ds.atom_slice(k)]).max() for k in range(len(ds))]
     assert max(errs) > 1e-4
+
+
+def test_grid_edge_warning_only_at_the_ends_of_a_real_grid():
+    from linpot.fit import _grid_edge_warnings
+
+    grid = [1e-12, 1e-10, 1e-8, 1e-6]
+    assert _grid_edge_warnings(1e-10, grid) == [] and _grid_edge_warnings(1e-8, grid) == []
+    assert "smallest" in _grid_edge_warnings(1e-12, grid)[0]
+    assert "largest" in _grid_edge_warnings(1e-6, grid)[0] and "larger values" in _grid_edge_warnings(1e-6, grid)[0]
+    # one or two strengths are a choice, not a search
+    assert _grid_edge_warnings(1e-6, [1e-6]) == [] and _grid_edge_warnings(1e-6, [1e-8, 1e-6]) == []

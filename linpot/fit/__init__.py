@@ -147,7 +147,7 @@ def fit_potential(train, config: dict, client=None) -> tuple[Potential, dict]:
         folds = [(_sum([p for j, p in enumerate(parts) if j != k], model.n_coefficients), parts[k]) for k in range(kfold)]
     else:
         folds = [(parts[0], parts[1])] if parts[1].n_structures > 0 else []
-    chosen, curve = {}, []
+    chosen, curve, fit_warnings = {}, [], []
     if method == "bayes":
         estimator.fit(total, weights)
         coef = estimator.coef_
@@ -164,6 +164,8 @@ def fit_potential(train, config: dict, client=None) -> tuple[Potential, dict]:
                                    f"constant(s), got {max_nonzero}")
         chosen, coef, curve, fold_coefs = select_and_fit(estimator, folds, total, weights, max_nonzero)
         estimator.set_choice(chosen, coef)
+        if method == "ridge":
+            fit_warnings.extend(_grid_edge_warnings(chosen["alpha"], estimator.alphas))
     else:
         if method != "ridge":
             raise LinpotInputError(f"fit method {method!r} needs held-out structures to choose its sparsity: "
@@ -219,5 +221,19 @@ def fit_potential(train, config: dict, client=None) -> tuple[Potential, dict]:
               "validation_by_config_type": validation_by_type, "times": times, "peak_memory_mb": memory,
               "n_coefficients": model.n_coefficients, "n_nonzero": int(np.count_nonzero(coef)),
               "n_validation": int((part == 1).sum()) if kfold < 2 else len(train), "kfold": kfold,
-              "dask_workers": len(client.scheduler_info()["workers"]) if client is not None else 0}
+              "dask_workers": len(client.scheduler_info()["workers"]) if client is not None else 0,
+              "warnings": fit_warnings}
     return potential, report
+
+
+def _grid_edge_warnings(alpha: float, alphas) -> list[str]:
+    """A warning (logged and returned) when the chosen ridge strength is the smallest or largest
+    of three or more tried: the held-out loss may still fall beyond the grid."""
+    grid = sorted(float(a) for a in alphas)
+    if len(grid) < 3 or grid[0] < alpha < grid[-1]:
+        return []
+    end, way = ("smallest", "smaller") if alpha <= grid[0] else ("largest", "larger")
+    message = (f"the chosen ridge strength alpha = {alpha:.3g} is the {end} of the {len(grid)} tried; "
+               f"add {way} values to [fit] alphas")
+    log.warning(message)
+    return [message]
