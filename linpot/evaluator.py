@@ -28,14 +28,77 @@ from .kernels.evaluator import RADIAL_CHEBYSHEV, RADIAL_GAUSSIAN
 
 
 
-COMPILED_KINDS = ("pair", "invariants")
+COMPILED_KINDS = ("pair", "invariants", "moment-tensors")
 
 
 def supports(potential) -> bool:
     """Whether the compiled evaluator knows the potential's descriptor family (others run the
-    model's own reverse mode; SNAP runs natively in LAMMPS, :mod:`linpot.snap_files`)."""
+    model's own reverse mode; SNAP runs natively in LAMMPS, :mod:`linpot.snap_files`): pair
+    features and compact invariants with any polynomial model, moment tensors with a linear one."""
     d = potential.model.descriptor
+    if d.kind == "moment-tensors":
+        return potential.model.degree == 1
     return d.kind in COMPILED_KINDS and not getattr(d, "mixed_orders", [])
+
+
+def _radial_tables(d) -> dict:
+    radial = d.radial
+    return {"radial_kind": RADIAL_GAUSSIAN if radial.kind == "gaussian" else RADIAL_CHEBYSHEV,
+            "n_basis": radial.n_basis, "r_min": float(radial.r_min), "width": float(radial.width or 0.0),
+            "centres": np.asarray(getattr(radial, "centres", np.zeros(0)), dtype=float)}
+
+
+def _compile_moment_tensors(potential) -> dict:
+    """Tables of a linear moment-tensor potential: ``E_i = const[s] + P_s(M)``, one polynomial in
+    the moment components per central species (weights ``c[s, t] / scale_t`` times the basis
+    polynomials, identical monomials summed, zero weights pruned) over the components it uses."""
+    model = potential.model
+    d = model.descriptor
+    comp_species, comp_mu, comp_nu, comp_idx, term_start, term_ids, term_coef = d._tables()
+    coef = potential.coefficients
+    n_species = len(d.elements)
+    mean, scale = model.feature_mean, model.feature_scale
+    const = coef[:, 0].astype(float).copy()
+    polys = []
+    for s in range(n_species):
+        poly: dict = {}
+        for t in range(len(term_start) - 1):
+            w = float(coef[s, 1 + t]) / scale[t]
+            if w == 0.0:
+                continue
+            const[s] -= w * mean[t]
+            for e in range(term_start[t], term_start[t + 1]):
+                key = tuple(sorted(int(c) for c in term_ids[e] if c >= 0))
+                poly[key] = poly.get(key, 0.0) + w * float(term_coef[e])
+        polys.append({k: v for k, v in poly.items() if v != 0.0})
+    used = sorted({c for poly in polys for key in poly for c in key})
+    local = {c: k for k, c in enumerate(used)}
+    width = term_ids.shape[1]
+    poly_start, poly_ids, poly_coef = [0], [], []
+    for poly in polys:
+        for key in sorted(poly):
+            poly_ids.append([local[c] for c in key] + [-1] * (width - len(key)))
+            poly_coef.append(poly[key])
+        poly_start.append(len(poly_coef))
+    used = np.array(used, dtype=np.int64)
+    return {
+        "format": "linpot-evaluator-tables", "family": "moment-tensors", "elements": list(d.elements),
+        "cutoff": float(d.cutoff), "n_species": n_species, **_radial_tables(d),
+        "comp_species": np.asarray(comp_species, dtype=np.int64)[used], "comp_mu": np.asarray(comp_mu, dtype=np.int64)[used],
+        "comp_nu": np.asarray(comp_nu, dtype=np.int64)[used],
+        "comp_idx": np.ascontiguousarray(np.asarray(comp_idx, dtype=np.int64)[used]),
+        "poly_start": np.array(poly_start, dtype=np.int64),
+        "poly_ids": np.array(poly_ids, dtype=np.int64).reshape(len(poly_ids), width),
+        "poly_coef": np.array(poly_coef, dtype=float), "const": const,
+    }
+
+
+def table_summary(tables: dict) -> dict:
+    """Sizes of compiled tables: the merged monomials and the features kept for products."""
+    if tables.get("family") == "moment-tensors":
+        return {"n_monomials": int(len(tables["poly_coef"])), "n_product_features": 0,
+                "n_moment_components": int(len(tables["comp_mu"]))}
+    return {"n_monomials": int(np.count_nonzero(tables["tuple_w"])), "n_product_features": int(len(tables["q_channel"]))}
 
 
 def _feature_definitions(descriptor):
@@ -57,9 +120,14 @@ def _feature_definitions(descriptor):
 
 
 def compile_tables(potential) -> dict:
-    """The evaluator tables of ``potential`` (a dict of arrays and scalars, see :mod:`linpot.kernels.evaluator`)."""
+    """The evaluator tables of ``potential`` (a dict of arrays and scalars, see :mod:`linpot.kernels.evaluator`
+    and, for moment tensors, :func:`linpot.kernels.moment_tensors.moment_tensor_energy_forces`)."""
     model = potential.model
     d = model.descriptor
+    if d.kind == "moment-tensors":
+        if model.degree != 1:
+            raise LinpotInputError("the fast evaluator runs linear moment-tensor models only")
+        return _compile_moment_tensors(potential)
     feat_species, feat_n, feat_type, entry_start, entry_lm, entry_coef = _feature_definitions(d)
     N = d.radial.n_basis
     n_species = len(d.elements)
@@ -127,12 +195,9 @@ def compile_tables(potential) -> dict:
     entry_start = np.array(kept_start, dtype=np.int64)
     lms = [x for row in tuple_lm for x in row if x >= 0] + [int(x) for x in entry_lm.ravel() if x >= 0]
     l_max = int(math.isqrt(max(lms))) if lms else 0
-    radial = d.radial
     return {
-        "format": "linpot-evaluator-tables", "elements": list(d.elements), "cutoff": float(d.cutoff),
-        "n_species": n_species, "radial_kind": RADIAL_GAUSSIAN if radial.kind == "gaussian" else RADIAL_CHEBYSHEV,
-        "n_basis": N, "r_min": float(radial.r_min), "width": float(radial.width or 0.0),
-        "centres": np.asarray(getattr(radial, "centres", np.zeros(0)), dtype=float), "l_max": l_max,
+        "format": "linpot-evaluator-tables", "family": "expansion", "elements": list(d.elements),
+        "cutoff": float(d.cutoff), "n_species": n_species, **_radial_tables(d), "l_max": l_max,
         "tuple_start": np.array(tuple_start, dtype=np.int64),
         "tuple_lm": np.array(tuple_lm, dtype=np.int64).reshape(len(tuple_lm), MAX_ORDER),
         "tuple_degree": np.array([sum(1 for x in row if x >= 0) for row in tuple_lm], dtype=np.int64),

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .kernels.evaluator import potential_energy_forces
+from .kernels.evaluator import RADIAL_GAUSSIAN, potential_energy_forces
+from .kernels.moment_tensors import moment_tensor_energy_forces
+from .kernels.radial import chebyshev_radial_basis, gaussian_radial_basis
 from .neighbours import neighbour_list
 
 
@@ -22,13 +24,27 @@ def run_tables(tables: dict, positions, species, cell, pbc) -> dict:
     pairs = neighbour_list(positions, cell, pbc, float(tables["cutoff"]))
     pair_start = np.searchsorted(pairs.i, np.arange(len(species) + 1)).astype(np.int64)
     t = tables
-    energies, forces, virial = potential_energy_forces(
+    if t.get("family") == "moment-tensors":
+        r = np.ascontiguousarray(pairs.distances, dtype=float)
+        if int(t["radial_kind"]) == RADIAL_GAUSSIAN:
+            f, df = gaussian_radial_basis(r, t["centres"], float(t["width"]), float(t["cutoff"]))
+        else:
+            f, df = chebyshev_radial_basis(r, int(t["n_basis"]), float(t["r_min"]), float(t["cutoff"]))
+        energies, forces, virial = moment_tensor_energy_forces(
+            pair_start, pairs.j, np.ascontiguousarray(pairs.vectors), species, f, df, t["comp_species"], t["comp_mu"],
+            t["comp_nu"], t["comp_idx"], t["poly_start"], t["poly_ids"], t["poly_coef"], t["const"])
+    else:
+        energies, forces, virial = _expansion_energy_forces(t, pair_start, pairs, species)
+    out = {"energy": float(energies.sum()), "energies": energies, "forces": forces}
+    if np.all(pbc):
+        out["stress"] = virial / abs(np.linalg.det(np.asarray(cell, dtype=float)))
+    return out
+
+
+def _expansion_energy_forces(t, pair_start, pairs, species):
+    return potential_energy_forces(
         pair_start, pairs.j, np.ascontiguousarray(pairs.vectors), species, int(t["n_species"]), int(t["radial_kind"]),
         int(t["n_basis"]), float(t["r_min"]), float(t["cutoff"]), t["centres"], float(t["width"]), int(t["l_max"]),
         t["tuple_start"], t["tuple_lm"], t["tuple_degree"], t["tuple_nch"], t["tuple_w"], t["const"],
         t["q_channel"], t["q_type"], t["type_entry_start"], t["entry_lm"], t["entry_degree"], t["entry_coef"], t["q_mean"], t["q_scale"],
         t["q_terms"], t["q_coef"])
-    out = {"energy": float(energies.sum()), "energies": energies, "forces": forces}
-    if np.all(pbc):
-        out["stress"] = virial / abs(np.linalg.det(np.asarray(cell, dtype=float)))
-    return out

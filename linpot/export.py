@@ -26,13 +26,13 @@ import numpy as np
 
 from . import __version__
 from .errors import LinpotInputError
-from .evaluator import compile_tables, supports
+from .evaluator import compile_tables, supports, table_summary
 from .potential import atomic_write_text
 
 _PACKAGE = Path(__file__).resolve().parent
 #: Sources copied into the module, in dependency order.
 SOURCES = ["kernels/radial.py", "kernels/spherical_harmonics.py", "kernels/neighbours.py", "kernels/forces.py",
-           "kernels/evaluator.py",
+           "kernels/evaluator.py", "kernels/moment_tensors.py",
            "neighbours.py", "evaluator_runtime.py"]
 
 
@@ -129,8 +129,11 @@ class Calculator(_ASECalculator):
 def module_source(potential, source: str = "<potential>", module: str = "linpot_potential") -> str:
     """The text of the standalone module for ``potential``."""
     if not supports(potential):
-        raise LinpotInputError(f"the standalone evaluator does not know the {potential.model.descriptor.kind} descriptor"
-                               + (" (export SNAP potentials with --lammps PREFIX)" if potential.model.descriptor.kind == "snap" else ""))
+        d = potential.model.descriptor
+        what = (f"{d.kind} potentials with a degree-{potential.model.degree} model" if d.kind == "moment-tensors"
+                else f"the {d.kind} descriptor")
+        raise LinpotInputError(f"the standalone evaluator does not know {what}"
+                               + (" (export SNAP potentials with --lammps PREFIX)" if d.kind == "snap" else ""))
     tables = compile_tables(potential)
     arrays = {k: _encode_array(v) for k, v in tables.items() if isinstance(v, np.ndarray)}
     scalars = {k: v for k, v in tables.items() if not isinstance(v, np.ndarray)}
@@ -139,7 +142,7 @@ def module_source(potential, source: str = "<potential>", module: str = "linpot_
         "elements": list(potential.elements), "cutoff": float(potential.cutoff), "scalars": scalars,
         "descriptor": d.spec(), "model": {"kind": potential.model.kind, "degree": potential.model.degree},
         "n_coefficients": potential.n_features, "n_nonzero": potential.n_nonzero,
-        "n_monomials": int(np.count_nonzero(tables["tuple_w"])), "n_product_features": int(len(tables["q_channel"])),
+        **table_summary(tables),
         "provenance": potential.provenance, "linpot_version": __version__, "source": source,
     }
     summary = (f"{'-'.join(potential.elements)}, {d.kind} descriptor, cutoff {potential.cutoff:g} Å, "

@@ -28,18 +28,21 @@ def load_module(path):
     return module
 
 
-@pytest.fixture(scope="module", params=["pair", "invariants"])
+#: model degree per exported family (moment-tensor models are linear in their basis)
+DEGREE = {"pair": 3, "invariants": 2, "moment-tensors": 1}
+
+
+@pytest.fixture(scope="module", params=sorted(DEGREE))
 def exported(request, tmp_path_factory):
     elements = ("Al", "Ni")
-    model, c = make_model(elements=elements, n_basis=4, degree=2 if request.param == "invariants" else 3,
-                          family=request.param, seed=3)
+    model, c = make_model(elements=elements, n_basis=4, degree=DEGREE[request.param], family=request.param, seed=3)
     c = c.copy()
     c[5] = 0.0  # a zero coefficient, pruned at export
     potential = Potential(model, c, {"note": "test"})
     d = tmp_path_factory.mktemp("export")
     pot_path = d / "pot.json"
     potential.save(pot_path)
-    module_path = d / f"exported_{request.param}.py"
+    module_path = d / f"exported_{request.param.replace('-', '_')}.py"
     assert main(["export", str(pot_path), "-o", str(module_path)]) == 0
     return potential, pot_path, load_module(module_path)
 
@@ -159,3 +162,17 @@ def test_export_refuses_a_bad_output_name(exported, tmp_path, capsys):
     assert main(["export", str(pot_path), "-o", str(tmp_path / "x.txt")]) == 2
     assert not list(tmp_path.iterdir())
     assert "Traceback" not in capsys.readouterr().err
+
+
+def test_export_refuses_families_it_cannot_compile(tmp_path, capsys):
+    """A moment-tensor model of degree 2 and an angular Fourier model have no compiled evaluator:
+    a one-line error, no output file."""
+    for family, degree in (("moment-tensors", 2), ("angular-fourier", 1)):
+        model, c = make_model(elements=("Cu",), n_basis=3, degree=degree, family=family, seed=1)
+        pot_path = tmp_path / f"{family}.json"
+        Potential(model, c, {"note": "test"}).save(pot_path)
+        out = tmp_path / "out.py"
+        assert main(["export", str(pot_path), "-o", str(out)]) != 0
+        err = capsys.readouterr().err
+        assert "standalone evaluator does not know" in err and family in err and "Traceback" not in err
+        assert not out.exists()

@@ -6,7 +6,7 @@ Component c (neighbour element ``s_c``, radial index ``mu_c``, rank ``nu_c``, in
 (a + b + c = nu). Its derivative with respect to r_ij is ``f_mu' u^pw u + f_mu d(u^pw)/dr``
 with ``d(u^pw)/dr_k = (pw_k u^(pw - e_k) - nu u^pw u_k) / r``. The monomials ``u^pw`` and their
 gradients depend on the neighbour only, not on mu or the element, so they are computed once per
-neighbour (``_monomials``) and shared by every component with the same powers. A basis function is
+neighbour (``_neighbour_monomials``) and shared by every component with the same powers. A basis function is
 ``B_t = sum_terms coef prod_q M_{c_q}`` (terms ``term_start[t]:term_start[t+1]``); it depends on a
 few components only, listed by ``_basis_components``.
 """
@@ -57,42 +57,49 @@ def _monomial_tables(comp_nu, comp_idx):
 
 
 @njit(cache=True)
-def _monomials(x, y, z, mono_pow, upow, mono, dmono):
-    """For the neighbour at (x, y, z): ``u``, ``r``, ``mono[m] = u^pw_m`` and ``dmono[m] = d(u^pw_m)/dr``."""
-    r = math.sqrt(x * x + y * y + z * z)
-    u0 = x / r
-    u1 = y / r
-    u2 = z / r
-    upow[0, 0] = 1.0
-    upow[1, 0] = 1.0
-    upow[2, 0] = 1.0
-    for e in range(1, upow.shape[1]):
-        upow[0, e] = upow[0, e - 1] * u0
-        upow[1, e] = upow[1, e - 1] * u1
-        upow[2, e] = upow[2, e - 1] * u2
-    inv_r = 1.0 / r
-    for m in range(mono_pow.shape[0]):
-        a = mono_pow[m, 0]
-        b = mono_pow[m, 1]
-        c = mono_pow[m, 2]
-        v = upow[0, a] * upow[1, b] * upow[2, c]
-        mono[m] = v
-        nv = (a + b + c) * v
-        dmono[m, 0] = ((a * upow[0, a - 1] * upow[1, b] * upow[2, c] if a > 0 else 0.0) - nv * u0) * inv_r
-        dmono[m, 1] = ((b * upow[0, a] * upow[1, b - 1] * upow[2, c] if b > 0 else 0.0) - nv * u1) * inv_r
-        dmono[m, 2] = ((c * upow[0, a] * upow[1, b] * upow[2, c - 1] if c > 0 else 0.0) - nv * u2) * inv_r
-    return u0, u1, u2
+def _neighbour_monomials(p0, p1, vectors, mono_pow, upow, mono, dmono, unit):
+    """For neighbours k = 0..p1-p0-1 of one atom: ``unit[k] = u``, ``mono[k, m] = u^pw_m`` and
+    ``dmono[k, m] = d(u^pw_m)/dr``."""
+    for k in range(p1 - p0):
+        p = p0 + k
+        x = vectors[p, 0]
+        y = vectors[p, 1]
+        z = vectors[p, 2]
+        r = math.sqrt(x * x + y * y + z * z)
+        inv_r = 1.0 / r
+        u0 = x * inv_r
+        u1 = y * inv_r
+        u2 = z * inv_r
+        unit[k, 0] = u0
+        unit[k, 1] = u1
+        unit[k, 2] = u2
+        upow[0, 0] = 1.0
+        upow[1, 0] = 1.0
+        upow[2, 0] = 1.0
+        for e in range(1, upow.shape[1]):
+            upow[0, e] = upow[0, e - 1] * u0
+            upow[1, e] = upow[1, e - 1] * u1
+            upow[2, e] = upow[2, e - 1] * u2
+        for m in range(mono_pow.shape[0]):
+            a = mono_pow[m, 0]
+            b = mono_pow[m, 1]
+            c = mono_pow[m, 2]
+            v = upow[0, a] * upow[1, b] * upow[2, c]
+            mono[k, m] = v
+            nv = (a + b + c) * v
+            dmono[k, m, 0] = ((a * upow[0, a - 1] * upow[1, b] * upow[2, c] if a > 0 else 0.0) - nv * u0) * inv_r
+            dmono[k, m, 1] = ((b * upow[0, a] * upow[1, b - 1] * upow[2, c] if b > 0 else 0.0) - nv * u1) * inv_r
+            dmono[k, m, 2] = ((c * upow[0, a] * upow[1, b] * upow[2, c - 1] if c > 0 else 0.0) - nv * u2) * inv_r
 
 
 @njit(cache=True)
-def _moments(p0, p1, species_j, vectors, f, df, comp_species, comp_mu, comp_mono, mono_pow, upow, mono, dmono, M, dM,
-             with_gradient):
-    """``M[c]`` of one atom and, if asked, ``dM[k, c, :]`` for its neighbours k = 0..p1-p0-1."""
+def _moments(p0, p1, species_j, f, df, comp_species, comp_mu, comp_mono, mono, dmono, unit, M, dM, with_gradient):
+    """``M[c]`` of one atom and, if asked, ``dM[k, c, :]`` for its neighbours k = 0..p1-p0-1
+    (monomials of the neighbours from ``_neighbour_monomials``)."""
     n_comp = comp_mu.shape[0]
     M[:] = 0.0
     for k in range(p1 - p0):
         p = p0 + k
-        u0, u1, u2 = _monomials(vectors[p, 0], vectors[p, 1], vectors[p, 2], mono_pow, upow, mono, dmono)
         for c in range(n_comp):
             if comp_species[c] != species_j[p]:
                 if with_gradient:
@@ -103,12 +110,12 @@ def _moments(p0, p1, species_j, vectors, f, df, comp_species, comp_mu, comp_mono
             mu = comp_mu[c]
             m = comp_mono[c]
             fv = f[p, mu]
-            M[c] += fv * mono[m]
+            M[c] += fv * mono[k, m]
             if with_gradient:
-                radial = df[p, mu] * mono[m]
-                dM[k, c, 0] = radial * u0 + fv * dmono[m, 0]
-                dM[k, c, 1] = radial * u1 + fv * dmono[m, 1]
-                dM[k, c, 2] = radial * u2 + fv * dmono[m, 2]
+                radial = df[p, mu] * mono[k, m]
+                dM[k, c, 0] = radial * unit[k, 0] + fv * dmono[k, m, 0]
+                dM[k, c, 1] = radial * unit[k, 1] + fv * dmono[k, m, 1]
+                dM[k, c, 2] = radial * unit[k, 2] + fv * dmono[k, m, 2]
 
 
 @njit(cache=True)
@@ -168,26 +175,11 @@ def _basis(M, term_start, term_ids, term_coef, bc_start, bc_ids, values, gM, wit
 
 
 @njit(cache=True)
-def _basis_backward(M, term_start, term_ids, term_coef, w, dEdM):
+def _basis_backward(M, term_start, term_ids, term_coef, w, dEdM, prefix):
     """``dEdM[c] += sum_t w[t] dB_t / dM_c``, term by term (no per-basis-function gradient rows)."""
-    width = term_ids.shape[1]
     for t in range(term_start.shape[0] - 1):
-        wt = w[t]
-        if wt == 0.0:
-            continue
-        for e in range(term_start[t], term_start[t + 1]):
-            for q in range(width):
-                c = term_ids[e, q]
-                if c < 0:
-                    break
-                g = wt * term_coef[e]
-                for q2 in range(width):
-                    c2 = term_ids[e, q2]
-                    if c2 < 0:
-                        break
-                    if q2 != q:
-                        g *= M[c2]
-                dEdM[c] += g
+        if w[t] != 0.0:
+            merged_moment_polynomial(M, term_start[t], term_start[t + 1], term_ids, term_coef, w[t], dEdM, prefix)
 
 
 @njit(cache=True)
@@ -207,14 +199,15 @@ def moment_tensor_features(pair_start, species_j, vectors, f, df, comp_species, 
     gM = np.zeros((n_feat if with_gradient else 0, n_comp))
     mono_pow, comp_mono, nu_max = _monomial_tables(comp_nu, comp_idx)
     upow = np.zeros((3, nu_max + 1))
-    mono = np.zeros(mono_pow.shape[0])
-    dmono = np.zeros((mono_pow.shape[0], 3))
+    mono = np.zeros((max_pairs, mono_pow.shape[0]))
+    dmono = np.zeros((max_pairs, mono_pow.shape[0], 3))
+    unit = np.zeros((max_pairs, 3))
     bc_start, bc_ids = _basis_components(term_start, term_ids, n_comp)
     for i in range(n_atoms):
         p0 = pair_start[i]
         p1 = pair_start[i + 1]
-        _moments(p0, p1, species_j, vectors, f, df, comp_species, comp_mu, comp_mono, mono_pow, upow, mono, dmono, M, dM,
-                 with_gradient)
+        _neighbour_monomials(p0, p1, vectors, mono_pow, upow, mono, dmono, unit)
+        _moments(p0, p1, species_j, f, df, comp_species, comp_mu, comp_mono, mono, dmono, unit, M, dM, with_gradient)
         _basis(M, term_start, term_ids, term_coef, bc_start, bc_ids, G[i], gM, with_gradient)
         if not with_gradient:
             continue
@@ -236,53 +229,175 @@ def moment_tensor_features(pair_start, species_j, vectors, f, df, comp_species, 
 
 
 @njit(cache=True)
+def _dense_layout(comp_species, comp_mu, comp_mono, n_species, n_mono):
+    """Index of each component in the dense moments ``Md[s, m, mu]`` (neighbour element, monomial,
+    radial index), flattened; and the number of radial indices."""
+    n_mu = 1
+    for c in range(comp_mu.shape[0]):
+        n_mu = max(n_mu, comp_mu[c] + 1)
+    index = np.empty(comp_mu.shape[0], dtype=np.int64)
+    for c in range(comp_mu.shape[0]):
+        index[c] = (comp_species[c] * n_mono + comp_mono[c]) * n_mu + comp_mu[c]
+    return index, n_mu
+
+
+@njit(cache=True)
+def _dense_moments(p0, p1, species_j, f, mono, Md):
+    """``Md[s, m, mu] = sum_{j of element s} f_mu(r_ij) u^pw_m`` for one atom: every (element,
+    monomial, radial index), an outer product per neighbour."""
+    n_mono = Md.shape[1]
+    n_mu = Md.shape[2]
+    Md[:, :, :] = 0.0
+    for k in range(p1 - p0):
+        p = p0 + k
+        s = species_j[p]
+        for m in range(n_mono):
+            v = mono[k, m]
+            for mu in range(n_mu):
+                Md[s, m, mu] += v * f[p, mu]
+
+
+@njit(cache=True)
+def _add_dense_moment_forces(i, p0, p1, pair_j, vectors, species_j, f, df, W, mono, dmono, unit, forces, virial):
+    """Forces and virial of atom i's energy through its moments, given ``W[s, m, mu] = dE/dMd[s, m, mu]``:
+    per neighbour j (element s) ``dE/dr_ij = sum_m A_m u^pw_m u + B_m d(u^pw_m)/dr`` with
+    ``A_m = sum_mu W[s, m, mu] f_mu'(r)`` and ``B_m = sum_mu W[s, m, mu] f_mu(r)``."""
+    n_mono = W.shape[1]
+    n_mu = W.shape[2]
+    for k in range(p1 - p0):
+        p = p0 + k
+        s = species_j[p]
+        a_sum = 0.0
+        gx = 0.0
+        gy = 0.0
+        gz = 0.0
+        for m in range(n_mono):
+            a = 0.0
+            b = 0.0
+            for mu in range(n_mu):
+                w = W[s, m, mu]
+                a += w * df[p, mu]
+                b += w * f[p, mu]
+            a_sum += a * mono[k, m]
+            gx += b * dmono[k, m, 0]
+            gy += b * dmono[k, m, 1]
+            gz += b * dmono[k, m, 2]
+        gx += a_sum * unit[k, 0]
+        gy += a_sum * unit[k, 1]
+        gz += a_sum * unit[k, 2]
+        add_pair_force(i, pair_j[p], vectors[p, 0], vectors[p, 1], vectors[p, 2], gx, gy, gz, forces, virial)
+
+
+@njit(cache=True)
+def _reverse_buffers(pair_start, species_j, comp_species, comp_mu, comp_nu, comp_idx, n_species):
+    """Tables and per-atom buffers shared by the two reverse-mode drivers."""
+    mono_pow, comp_mono, nu_max = _monomial_tables(comp_nu, comp_idx)
+    n_mono = mono_pow.shape[0]
+    n_sp = n_species
+    for c in range(comp_species.shape[0]):
+        n_sp = max(n_sp, comp_species[c] + 1)
+    for p in range(species_j.shape[0]):
+        n_sp = max(n_sp, species_j[p] + 1)
+    index, n_mu = _dense_layout(comp_species, comp_mu, comp_mono, n_sp, n_mono)
+    max_pairs = largest_neighbourhood(pair_start)
+    return (mono_pow, index, np.zeros((3, nu_max + 1)), np.zeros((max_pairs, n_mono)),
+            np.zeros((max_pairs, n_mono, 3)), np.zeros((max_pairs, 3)), np.zeros((n_sp, n_mono, n_mu)),
+            np.zeros((n_sp, n_mono, n_mu)))
+
+
+@njit(cache=True)
 def moment_tensor_backward(pair_start, pair_j, species_j, vectors, f, df, comp_species, comp_mu, comp_nu, comp_idx,
                            term_start, term_ids, term_coef, dEdG):
     """Forces and virial (Voigt, eV) from ``dEdG``.
 
-    Per atom: the moments ``M``, then ``dE/dM_c = sum_t dEdG[i, t] dB_t/dM_c`` term by term, then
-    per neighbour ``dE/dr = sum_m A_m u^pw_m u + B_m d(u^pw_m)/dr`` with ``A_m = sum_{c -> m} dE/dM_c f_mu'``
-    and ``B_m = sum_{c -> m} dE/dM_c f_mu`` (components c of monomial m and the neighbour's element):
-    no per-component gradient is stored."""
+    Per atom: the dense moments, then ``dE/dM_c = sum_t dEdG[i, t] dB_t/dM_c`` term by term,
+    then the neighbours (``_add_dense_moment_forces``); no per-component gradient is stored."""
     n_atoms = pair_start.shape[0] - 1
     n_comp = comp_mu.shape[0]
     forces = np.zeros((n_atoms, 3))
     virial = np.zeros(6)
     M = np.zeros(n_comp)
-    dM = np.zeros((0, n_comp, 3))
     dEdM = np.zeros(n_comp)
-    mono_pow, comp_mono, nu_max = _monomial_tables(comp_nu, comp_idx)
-    n_mono = mono_pow.shape[0]
-    upow = np.zeros((3, nu_max + 1))
-    mono = np.zeros(n_mono)
-    dmono = np.zeros((n_mono, 3))
-    A = np.zeros(n_mono)
-    B = np.zeros(n_mono)
+    mono_pow, index, upow, mono, dmono, unit, Md, W = _reverse_buffers(pair_start, species_j, comp_species, comp_mu,
+                                                                        comp_nu, comp_idx, 1)
+    Mf = Md.reshape(-1)
+    Wf = W.reshape(-1)
+    prefix = np.zeros(term_ids.shape[1] + 1)
     for i in range(n_atoms):
         p0 = pair_start[i]
         p1 = pair_start[i + 1]
-        _moments(p0, p1, species_j, vectors, f, df, comp_species, comp_mu, comp_mono, mono_pow, upow, mono, dmono, M, dM,
-                 False)
+        _neighbour_monomials(p0, p1, vectors, mono_pow, upow, mono, dmono, unit)
+        _dense_moments(p0, p1, species_j, f, mono, Md)
+        for c in range(n_comp):
+            M[c] = Mf[index[c]]
         dEdM[:] = 0.0
-        _basis_backward(M, term_start, term_ids, term_coef, dEdG[i], dEdM)
-        for p in range(p0, p1):
-            u0, u1, u2 = _monomials(vectors[p, 0], vectors[p, 1], vectors[p, 2], mono_pow, upow, mono, dmono)
-            A[:] = 0.0
-            B[:] = 0.0
-            for c in range(n_comp):
-                w = dEdM[c]
-                if w == 0.0 or comp_species[c] != species_j[p]:
-                    continue
-                m = comp_mono[c]
-                A[m] += w * df[p, comp_mu[c]]
-                B[m] += w * f[p, comp_mu[c]]
-            gx = 0.0
-            gy = 0.0
-            gz = 0.0
-            for m in range(n_mono):
-                a = A[m] * mono[m]
-                gx += a * u0 + B[m] * dmono[m, 0]
-                gy += a * u1 + B[m] * dmono[m, 1]
-                gz += a * u2 + B[m] * dmono[m, 2]
-            add_pair_force(i, pair_j[p], vectors[p, 0], vectors[p, 1], vectors[p, 2], gx, gy, gz, forces, virial)
+        _basis_backward(M, term_start, term_ids, term_coef, dEdG[i], dEdM, prefix)
+        Wf[:] = 0.0
+        for c in range(n_comp):
+            Wf[index[c]] = dEdM[c]
+        _add_dense_moment_forces(i, p0, p1, pair_j, vectors, species_j, f, df, W, mono, dmono, unit, forces, virial)
     return forces, virial
+
+
+@njit(cache=True)
+def merged_moment_polynomial(M, start, stop, ids, coef, weight, dEdM, prefix):
+    """``weight * P`` with ``P = sum_e coef_e prod_q M[ids[e, q]]`` over terms ``start:stop``; adds
+    ``weight * dP/dM`` into ``dEdM``. Prefix and suffix products give each term's gradient in
+    O(factors) (``prefix``: scratch of length ``ids.shape[1] + 1``)."""
+    width = ids.shape[1]
+    value = 0.0
+    for e in range(start, stop):
+        n = 0
+        prefix[0] = weight * coef[e]
+        while n < width and ids[e, n] >= 0:
+            prefix[n + 1] = prefix[n] * M[ids[e, n]]
+            n += 1
+        value += prefix[n]
+        suffix = 1.0
+        for q in range(n - 1, -1, -1):
+            c = ids[e, q]
+            dEdM[c] += prefix[q] * suffix
+            suffix *= M[c]
+    return value
+
+
+@njit(cache=True)
+def moment_tensor_energy_forces(pair_start, pair_j, vectors, species, f, df, comp_species, comp_mu, comp_nu, comp_idx,
+                                poly_start, poly_ids, poly_coef, const):
+    """Per-atom energies (eV), forces (eV/Å) and virial (Voigt, eV) of a linear moment-tensor potential.
+
+    ``E_i = const[s] + P_s(M_i)``: one merged polynomial in the moment components per central
+    species s (terms ``poly_start[s]:poly_start[s+1]``: the fitted weights times the basis
+    polynomials, identical monomials summed). Pairs sorted by central atom, ``vectors`` = r_ij (Å),
+    ``f``, ``df``: radial functions at |r_ij|."""
+    n_atoms = pair_start.shape[0] - 1
+    n_comp = comp_mu.shape[0]
+    energies = np.zeros(n_atoms)
+    forces = np.zeros((n_atoms, 3))
+    virial = np.zeros(6)
+    species_j = np.empty(pair_j.shape[0], dtype=np.int64)
+    for p in range(pair_j.shape[0]):
+        species_j[p] = species[pair_j[p]]
+    M = np.zeros(n_comp)
+    dEdM = np.zeros(n_comp)
+    mono_pow, index, upow, mono, dmono, unit, Md, W = _reverse_buffers(pair_start, species_j, comp_species, comp_mu,
+                                                                        comp_nu, comp_idx, const.shape[0])
+    Mf = Md.reshape(-1)
+    Wf = W.reshape(-1)
+    prefix = np.zeros(poly_ids.shape[1] + 1)
+    for i in range(n_atoms):
+        p0 = pair_start[i]
+        p1 = pair_start[i + 1]
+        s = species[i]
+        _neighbour_monomials(p0, p1, vectors, mono_pow, upow, mono, dmono, unit)
+        _dense_moments(p0, p1, species_j, f, mono, Md)
+        for c in range(n_comp):
+            M[c] = Mf[index[c]]
+        dEdM[:] = 0.0
+        energies[i] = const[s] + merged_moment_polynomial(M, poly_start[s], poly_start[s + 1], poly_ids, poly_coef, 1.0,
+                                                          dEdM, prefix)
+        Wf[:] = 0.0
+        for c in range(n_comp):
+            Wf[index[c]] = dEdM[c]
+        _add_dense_moment_forces(i, p0, p1, pair_j, vectors, species_j, f, df, W, mono, dmono, unit, forces, virial)
+    return energies, forces, virial
