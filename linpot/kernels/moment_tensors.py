@@ -306,40 +306,6 @@ def _reverse_buffers(pair_start, species_j, comp_species, comp_mu, comp_nu, comp
 
 
 @njit(cache=True)
-def moment_tensor_backward(pair_start, pair_j, species_j, vectors, f, df, comp_species, comp_mu, comp_nu, comp_idx,
-                           term_start, term_ids, term_coef, dEdG):
-    """Forces and virial (Voigt, eV) from ``dEdG``.
-
-    Per atom: the dense moments, then ``dE/dM_c = sum_t dEdG[i, t] dB_t/dM_c`` term by term,
-    then the neighbours (``_add_dense_moment_forces``); no per-component gradient is stored."""
-    n_atoms = pair_start.shape[0] - 1
-    n_comp = comp_mu.shape[0]
-    forces = np.zeros((n_atoms, 3))
-    virial = np.zeros(6)
-    M = np.zeros(n_comp)
-    dEdM = np.zeros(n_comp)
-    mono_pow, index, upow, mono, dmono, unit, Md, W = _reverse_buffers(pair_start, species_j, comp_species, comp_mu,
-                                                                        comp_nu, comp_idx, 1)
-    Mf = Md.reshape(-1)
-    Wf = W.reshape(-1)
-    prefix = np.zeros(term_ids.shape[1] + 1)
-    for i in range(n_atoms):
-        p0 = pair_start[i]
-        p1 = pair_start[i + 1]
-        _neighbour_monomials(p0, p1, vectors, mono_pow, upow, mono, dmono, unit)
-        _dense_moments(p0, p1, species_j, f, mono, Md)
-        for c in range(n_comp):
-            M[c] = Mf[index[c]]
-        dEdM[:] = 0.0
-        _basis_backward(M, term_start, term_ids, term_coef, dEdG[i], dEdM, prefix)
-        Wf[:] = 0.0
-        for c in range(n_comp):
-            Wf[index[c]] = dEdM[c]
-        _add_dense_moment_forces(i, p0, p1, pair_j, vectors, species_j, f, df, W, mono, dmono, unit, forces, virial)
-    return forces, virial
-
-
-@njit(cache=True)
 def merged_moment_polynomial(M, start, stop, ids, coef, weight, dEdM, prefix):
     """``weight * P`` with ``P = sum_e coef_e prod_q M[ids[e, q]]`` over terms ``start:stop``; adds
     ``weight * dP/dM`` into ``dEdM``. Prefix and suffix products give each term's gradient in
@@ -362,6 +328,57 @@ def merged_moment_polynomial(M, start, stop, ids, coef, weight, dEdM, prefix):
 
 
 @njit(cache=True)
+def _moment_reverse(pair_start, pair_j, species_j, vectors, f, df, comp_species, comp_mu, comp_nu, comp_idx,
+                    term_start, term_ids, term_coef, dEdG, central, const, merged):
+    """Energies, forces and virial through the moments, in reverse mode. Per atom: the dense
+    moments, then ``dE/dM`` term by term (``merged``: the polynomial ``term_start[s]:term_start[s+1]``
+    of the central element s, whose value plus ``const[s]`` is the atom's energy; otherwise
+    ``sum_t dEdG[i, t] dB_t/dM`` over the basis functions), then the neighbours
+    (``_add_dense_moment_forces``); no per-component gradient is stored."""
+    n_atoms = pair_start.shape[0] - 1
+    n_comp = comp_mu.shape[0]
+    energies = np.zeros(n_atoms)
+    forces = np.zeros((n_atoms, 3))
+    virial = np.zeros(6)
+    M = np.zeros(n_comp)
+    dEdM = np.zeros(n_comp)
+    mono_pow, index, upow, mono, dmono, unit, Md, W = _reverse_buffers(pair_start, species_j, comp_species, comp_mu,
+                                                                        comp_nu, comp_idx, const.shape[0])
+    Mf = Md.reshape(-1)
+    Wf = W.reshape(-1)
+    prefix = np.zeros(term_ids.shape[1] + 1)
+    for i in range(n_atoms):
+        p0 = pair_start[i]
+        p1 = pair_start[i + 1]
+        _neighbour_monomials(p0, p1, vectors, mono_pow, upow, mono, dmono, unit)
+        _dense_moments(p0, p1, species_j, f, mono, Md)
+        for c in range(n_comp):
+            M[c] = Mf[index[c]]
+        dEdM[:] = 0.0
+        if merged:
+            s = central[i]
+            energies[i] = const[s] + merged_moment_polynomial(M, term_start[s], term_start[s + 1], term_ids, term_coef,
+                                                              1.0, dEdM, prefix)
+        else:
+            _basis_backward(M, term_start, term_ids, term_coef, dEdG[i], dEdM, prefix)
+        Wf[:] = 0.0
+        for c in range(n_comp):
+            Wf[index[c]] = dEdM[c]
+        _add_dense_moment_forces(i, p0, p1, pair_j, vectors, species_j, f, df, W, mono, dmono, unit, forces, virial)
+    return energies, forces, virial
+
+
+@njit(cache=True)
+def moment_tensor_backward(pair_start, pair_j, species_j, vectors, f, df, comp_species, comp_mu, comp_nu, comp_idx,
+                           term_start, term_ids, term_coef, dEdG):
+    """Forces and virial (Voigt, eV) from ``dEdG`` (the energy's gradient with respect to the basis functions)."""
+    _, forces, virial = _moment_reverse(pair_start, pair_j, species_j, vectors, f, df, comp_species, comp_mu, comp_nu,
+                                        comp_idx, term_start, term_ids, term_coef, dEdG,
+                                        np.zeros(0, dtype=np.int64), np.zeros(1), False)
+    return forces, virial
+
+
+@njit(cache=True)
 def moment_tensor_energy_forces(pair_start, pair_j, vectors, species, f, df, comp_species, comp_mu, comp_nu, comp_idx,
                                 poly_start, poly_ids, poly_coef, const):
     """Per-atom energies (eV), forces (eV/Å) and virial (Voigt, eV) of a linear moment-tensor potential.
@@ -370,34 +387,8 @@ def moment_tensor_energy_forces(pair_start, pair_j, vectors, species, f, df, com
     species s (terms ``poly_start[s]:poly_start[s+1]``: the fitted weights times the basis
     polynomials, identical monomials summed). Pairs sorted by central atom, ``vectors`` = r_ij (Å),
     ``f``, ``df``: radial functions at |r_ij|."""
-    n_atoms = pair_start.shape[0] - 1
-    n_comp = comp_mu.shape[0]
-    energies = np.zeros(n_atoms)
-    forces = np.zeros((n_atoms, 3))
-    virial = np.zeros(6)
     species_j = np.empty(pair_j.shape[0], dtype=np.int64)
     for p in range(pair_j.shape[0]):
         species_j[p] = species[pair_j[p]]
-    M = np.zeros(n_comp)
-    dEdM = np.zeros(n_comp)
-    mono_pow, index, upow, mono, dmono, unit, Md, W = _reverse_buffers(pair_start, species_j, comp_species, comp_mu,
-                                                                        comp_nu, comp_idx, const.shape[0])
-    Mf = Md.reshape(-1)
-    Wf = W.reshape(-1)
-    prefix = np.zeros(poly_ids.shape[1] + 1)
-    for i in range(n_atoms):
-        p0 = pair_start[i]
-        p1 = pair_start[i + 1]
-        s = species[i]
-        _neighbour_monomials(p0, p1, vectors, mono_pow, upow, mono, dmono, unit)
-        _dense_moments(p0, p1, species_j, f, mono, Md)
-        for c in range(n_comp):
-            M[c] = Mf[index[c]]
-        dEdM[:] = 0.0
-        energies[i] = const[s] + merged_moment_polynomial(M, poly_start[s], poly_start[s + 1], poly_ids, poly_coef, 1.0,
-                                                          dEdM, prefix)
-        Wf[:] = 0.0
-        for c in range(n_comp):
-            Wf[index[c]] = dEdM[c]
-        _add_dense_moment_forces(i, p0, p1, pair_j, vectors, species_j, f, df, W, mono, dmono, unit, forces, virial)
-    return energies, forces, virial
+    return _moment_reverse(pair_start, pair_j, species_j, vectors, f, df, comp_species, comp_mu, comp_nu, comp_idx,
+                           poly_start, poly_ids, poly_coef, np.zeros((1, 1)), species, const, True)
