@@ -26,6 +26,39 @@ def _fc(r, rc):
 
 
 @njit(cache=True)
+def _g4_grid_tables(g4_eta, g4_zeta, g4_lambda):
+    """Distinct etas and (zeta, lambda) pairs of the G4 grid, and each grid entry's index in them."""
+    n4 = g4_eta.shape[0]
+    eta_values = np.zeros(n4)
+    eta_id = np.zeros(n4, dtype=np.int64)
+    zl_values = np.zeros((n4, 2))
+    zl_id = np.zeros(n4, dtype=np.int64)
+    n_eta = 0
+    n_zl = 0
+    for g in range(n4):
+        found = -1
+        for e in range(n_eta):
+            if eta_values[e] == g4_eta[g]:
+                found = e
+        if found < 0:
+            eta_values[n_eta] = g4_eta[g]
+            found = n_eta
+            n_eta += 1
+        eta_id[g] = found
+        found = -1
+        for z in range(n_zl):
+            if zl_values[z, 0] == g4_zeta[g] and zl_values[z, 1] == g4_lambda[g]:
+                found = z
+        if found < 0:
+            zl_values[n_zl, 0] = g4_zeta[g]
+            zl_values[n_zl, 1] = g4_lambda[g]
+            found = n_zl
+            n_zl += 1
+        zl_id[g] = found
+    return eta_values[:n_eta].copy(), eta_id, zl_values[:n_zl].copy(), zl_id
+
+
+@njit(cache=True)
 def symmetry_functions(pair_start, species_j, vectors, rc, n_species, g2_eta, g2_rs, g4_eta, g4_zeta, g4_lambda,
                        pair_index):
     """``G (n_atoms, n_feat)`` and ``dG (n_pairs, n_feat, 3)``.
@@ -39,6 +72,10 @@ def symmetry_functions(pair_start, species_j, vectors, rc, n_species, g2_eta, g2
     n_feat = n_species * n2 + n_pairs_species * n4
     G = np.zeros((n_atoms, n_feat))
     dG = np.zeros((vectors.shape[0], n_feat, 3))
+    eta_values, eta_id, zl_values, zl_id = _g4_grid_tables(g4_eta, g4_zeta, g4_lambda)
+    E_of = np.zeros(eta_values.shape[0])
+    A_of = np.zeros(zl_values.shape[0])
+    dA_of = np.zeros(zl_values.shape[0])
     for i in range(n_atoms):
         p0 = pair_start[i]
         p1 = pair_start[i + 1]
@@ -60,15 +97,15 @@ def symmetry_functions(pair_start, species_j, vectors, rc, n_species, g2_eta, g2
         if n4 == 0:
             continue
         off4 = n_species * n2
+        # The summand is symmetric in j <-> k (cos, r_ij^2 + r_ik^2 + r_jk^2, the cutoff product
+        # and the species pair), so each unordered pair is visited once and counted twice.
         for pj in range(p0, p1):
             ux, uy, uz = vectors[pj, 0], vectors[pj, 1], vectors[pj, 2]
             ru = math.sqrt(ux * ux + uy * uy + uz * uz)
             fu, dfu = _fc(ru, rc)
             if fu == 0.0:
                 continue
-            for pk in range(p0, p1):
-                if pk == pj:
-                    continue
+            for pk in range(pj + 1, p1):
                 vx, vy, vz = vectors[pk, 0], vectors[pk, 1], vectors[pk, 2]
                 rv = math.sqrt(vx * vx + vy * vy + vz * vz)
                 fv, dfv = _fc(rv, rc)
@@ -96,34 +133,36 @@ def symmetry_functions(pair_start, species_j, vectors, rc, n_species, g2_eta, g2
                 Fvy = fu * dfv * vy / rv * fw + fu * fv * dfw * wy / rw
                 Fvz = fu * dfv * vz / rv * fw + fu * fv * dfw * wz / rw
                 rsum = ru * ru + rv * rv + rw * rw
-                base = off4 + pair_index[species_j[pj], species_j[pk]] * n4
-                for g in range(n4):
-                    eta = g4_eta[g]
-                    zeta = g4_zeta[g]
-                    lam = g4_lambda[g]
-                    E = math.exp(-eta * rsum)
+                # exp and powers once per distinct eta and (zeta, lambda) of the grid
+                for e in range(eta_values.shape[0]):
+                    E_of[e] = math.exp(-eta_values[e] * rsum)
+                for z in range(zl_values.shape[0]):
+                    zeta = zl_values[z, 0]
+                    lam = zl_values[z, 1]
                     q = 1.0 + lam * cos
                     if q <= 0.0:
-                        A = 0.0
-                        dA = 0.0
+                        A_of[z] = 0.0
+                        dA_of[z] = 0.0
                     else:
-                        A = q ** zeta
-                        dA = zeta * lam * q ** (zeta - 1.0)
-                    pref = 2.0 ** (1.0 - zeta)
-                    T = pref * A * E * F
-                    G[i, base + g] += T
-                    # d E / du = -eta E (2u - 2w), d E / dv = -eta E (2v + 2w)
-                    eu = -2.0 * eta
-                    gux = pref * (dA * cux * E * F + A * E * eu * (ux - wx) * F + A * E * Fux)
-                    guy = pref * (dA * cuy * E * F + A * E * eu * (uy - wy) * F + A * E * Fuy)
-                    guz = pref * (dA * cuz * E * F + A * E * eu * (uz - wz) * F + A * E * Fuz)
-                    gvx = pref * (dA * cvx * E * F + A * E * eu * (vx + wx) * F + A * E * Fvx)
-                    gvy = pref * (dA * cvy * E * F + A * E * eu * (vy + wy) * F + A * E * Fvy)
-                    gvz = pref * (dA * cvz * E * F + A * E * eu * (vz + wz) * F + A * E * Fvz)
-                    dG[pj, base + g, 0] += gux
-                    dG[pj, base + g, 1] += guy
-                    dG[pj, base + g, 2] += guz
-                    dG[pk, base + g, 0] += gvx
-                    dG[pk, base + g, 1] += gvy
-                    dG[pk, base + g, 2] += gvz
+                        qz1 = q ** (zeta - 1.0)
+                        A_of[z] = qz1 * q
+                        dA_of[z] = zeta * lam * qz1
+                base = off4 + pair_index[species_j[pj], species_j[pk]] * n4
+                for g in range(n4):
+                    E = E_of[eta_id[g]]
+                    A = A_of[zl_id[g]]
+                    dA = dA_of[zl_id[g]]
+                    # twice 2^(1 - zeta): the (k, j) term equals the (j, k) one
+                    pref = 2.0 * 2.0 ** (1.0 - g4_zeta[g]) * E
+                    G[i, base + g] += pref * A * F
+                    # d E / du = -2 eta E (u - w), d E / dv = -2 eta E (v + w)
+                    c1 = pref * dA * F
+                    c2 = -2.0 * g4_eta[g] * pref * A * F
+                    c3 = pref * A
+                    dG[pj, base + g, 0] += c1 * cux + c2 * (ux - wx) + c3 * Fux
+                    dG[pj, base + g, 1] += c1 * cuy + c2 * (uy - wy) + c3 * Fuy
+                    dG[pj, base + g, 2] += c1 * cuz + c2 * (uz - wz) + c3 * Fuz
+                    dG[pk, base + g, 0] += c1 * cvx + c2 * (vx + wx) + c3 * Fvx
+                    dG[pk, base + g, 1] += c1 * cvy + c2 * (vy + wy) + c3 * Fvy
+                    dG[pk, base + g, 2] += c1 * cvz + c2 * (vz + wz) + c3 * Fvz
     return G, dG
