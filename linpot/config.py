@@ -52,7 +52,7 @@ DEFAULT_CONFIG = {
     "model": {"kind": "polynomial", "degree": 3},
     "fit": {
         "method": "ridge",
-        "alphas": [float(a) for a in np.logspace(-14, -2, 25)],
+        "alphas": [float(a) for a in np.logspace(-16, -2, 29)],
         "validation_fraction": 0.1,
         "kfold": 0,
         "max_features": None,

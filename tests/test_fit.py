@@ -140,3 +140,6 @@ def test_grid_edge_warning_only_at_the_ends_of_a_real_grid():
     assert "largest" in _grid_edge_warnings(1e-6, grid)[0] and "larger values" in _grid_edge_warnings(1e-6, grid)[0]
     # one or two strengths are a choice, not a search
     assert _grid_edge_warnings(1e-6, [1e-6]) == [] and _grid_edge_warnings(1e-6, [1e-8, 1e-6]) == []
+    # a grid that already reaches round-off at the small end needs no extension there
+    assert _grid_edge_warnings(1e-16, [1e-16, 1e-12, 1e-8]) == []
+    assert "largest" in _grid_edge_warnings(1e-8, [1e-16, 1e-12, 1e-8])[0]

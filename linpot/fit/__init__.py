@@ -226,11 +226,18 @@ def fit_potential(train, config: dict, client=None) -> tuple[Potential, dict]:
     return potential, report
 
 
+#: Relative ridge strengths below this are at the round-off of the standardised normal
+#: equations (unit diagonal, double precision): a grid reaching it is long enough at that end.
+ROUND_OFF_ALPHA = 1e-15
+
+
 def _grid_edge_warnings(alpha: float, alphas) -> list[str]:
     """A warning (logged and returned) when the chosen ridge strength is the smallest or largest
-    of three or more tried: the held-out loss may still fall beyond the grid."""
+    of three or more tried: the held-out loss may still fall beyond the grid. Not at a smallest
+    value already at round-off level (:data:`ROUND_OFF_ALPHA`): there the fit is as good as
+    unregularised."""
     grid = sorted(float(a) for a in alphas)
-    if len(grid) < 3 or grid[0] < alpha < grid[-1]:
+    if len(grid) < 3 or grid[0] < alpha < grid[-1] or (alpha <= grid[0] and grid[0] <= ROUND_OFF_ALPHA):
         return []
     end, way = ("smallest", "smaller") if alpha <= grid[0] else ("largest", "larger")
     message = (f"the chosen ridge strength alpha = {alpha:.3g} is the {end} of the {len(grid)} tried; "

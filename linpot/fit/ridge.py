@@ -50,7 +50,7 @@ class RidgeRegression:
     method = "ridge"
 
     def __init__(self, alphas=None, unpenalised=()):
-        self.alphas = list(alphas) if alphas is not None else [float(a) for a in np.logspace(-14, -2, 25)]
+        self.alphas = list(alphas) if alphas is not None else [float(a) for a in np.logspace(-16, -2, 29)]
         self.unpenalised = tuple(unpenalised)
 
     def candidates(self, A, b, yy):
