@@ -92,6 +92,42 @@ def test_moment_tensor_basis_sizes_by_level():
     assert d.basis_sizes() == {2: 1, 4: 1, 6: 3, 8: 4}
 
 
+def test_moment_tensor_basis_is_independent_and_complete_as_a_whole():
+    """The generator tests independence within groups of candidates that share their moments'
+    (element, radial index) labels. Checked here against the whole set at once, on a two-element
+    basis and fresh random environments: the kept functions have full rank together, and every
+    candidate contraction lies in their span (none dropped that was independent)."""
+    from linpot.descriptors.moment_tensors import (_canonical, _component_values, _contraction_graphs, _expand,
+                                                   _moment_multisets, moment_tensor_basis)
+
+    n_mu, nu_max, level_max, max_factors, n_species, weight = 1, 6, 16, 4, 2, 4
+    components, kept = moment_tensor_basis(n_mu, nu_max, level_max, max_factors, n_species, weight)
+    index = {c: i for i, c in enumerate(components)}
+    candidates, seen = [], set()
+    for _, combo in sorted(_moment_multisets(n_species, n_mu, nu_max, level_max, max_factors, weight)):
+        for edges in _contraction_graphs([nu for _, nu in combo]):
+            if _canonical(combo, edges) not in seen:
+                seen.add(_canonical(combo, edges))
+                candidates.append(_expand(combo, edges, index))
+    rng = np.random.default_rng(123)
+    samples = []
+    for _ in range(3 * len(candidates) + 50):
+        n = rng.integers(3, 14)
+        samples.append(_component_values(rng.normal(size=(n, 3)), rng.integers(0, n_species, size=n),
+                                         rng.uniform(-1, 1, size=(n, n_mu)), components))
+    samples = np.array(samples)
+
+    def values(poly):
+        return sum(c * np.prod(samples[:, list(ids)], axis=1) for ids, c in poly.items())
+
+    K = np.column_stack([values(poly) for _, _, poly in kept])
+    C = np.column_stack([values(poly) for poly in candidates])
+    K, C = K / np.linalg.norm(K, axis=0), C / np.linalg.norm(C, axis=0)
+    assert len(kept) < len(candidates)  # some candidates are dependent and were dropped
+    assert np.linalg.matrix_rank(K, tol=1e-8) == len(kept)
+    assert np.linalg.matrix_rank(np.column_stack([K, C]), tol=1e-8) == len(kept)
+
+
 def test_moment_tensors_equal_their_contractions_and_lie_in_the_span_of_invariants():
     """Each basis function equals its contraction evaluated with numpy einsum on explicit tensors,
     and the basis functions of degree <= 3 lie in the span of the (mixed-radial) invariants of
