@@ -5,7 +5,8 @@
 Loads `fits/mlearn-<El><suffix>.json` for each family (fitted by `benchmarks/mlearn_table.py
 --recipe <family>`, whose tables give the fit details), scores each on the test split of its
 element and times energy + forces + stress over the test structures (best of three passes,
-one process). Writes the table between the markers in docs/benchmarks.md.
+one process). Writes the table between the markers in docs/benchmarks.md, and the Cu errors
+against that cost, with their Pareto front, to docs/img/families-cost-accuracy-Cu.png.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 from docs_table import write_between_markers
 
 from linpot.metrics import error_table, predict_dataset
+from linpot.plots import cost_accuracy_plot
 from linpot.potential import Potential
 from linpot.structures import read_datasets
 
@@ -30,6 +32,7 @@ MTP = {"Ni": (0.75, 0.027), "Cu": (0.52, 0.014), "Li": (0.66, 0.013), "Mo": (3.9
 def main():
     head = "| family | " + " | ".join(f"{el} E / F" for el in ELEMENTS) + " | coefficients (Cu) | µs/atom (Cu) |"
     lines = [head, "|" + "---|" * (len(ELEMENTS) + 3)]
+    cu_points = []  # (family, µs/atom, E RMSE, F RMSE) on Cu
     for name, suffix in FAMILIES:
         cells, n_coef, cost = [], None, None
         for el in ELEMENTS:
@@ -50,12 +53,16 @@ def main():
                     predict_dataset(pot, test)
                     best = min(best, time.perf_counter() - t0)
                 cost = best / int(test.offsets[-1]) * 1e6
+                cu_points.append((name, cost, e["energy_rmse"], e["force_rmse"]))
         lines.append(f"| {name} | " + " | ".join(cells) + f" | {n_coef} | {cost:.0f} |")
         print(lines[-1], flush=True)
     lines.append("| published mlearn MTP | " + " | ".join(f"{e} / {f}" for e, f in MTP.values()) + " | - | - |")
     stamp = ("Test RMSE, energy in meV/atom and forces in eV/Å. Made by `python benchmarks/families_table.py` on "
              f"{platform.processor() or platform.machine()}, {time.strftime('%Y-%m-%d')}, one process.")
     write_between_markers("families", "\n".join(lines), stamp, heading="mlearn: descriptor families side by side")
+    labels, costs, e_rmse, f_rmse = zip(*cu_points)
+    cost_accuracy_plot(labels, costs, e_rmse, f_rmse, REPO / "docs" / "img" / "families-cost-accuracy-Cu.png",
+                       title="mlearn Cu test split: accuracy against evaluation cost (shipped potentials)")
 
 
 if __name__ == "__main__":

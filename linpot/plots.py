@@ -1,5 +1,6 @@
-"""Parity plots (PNG): predicted against reference energies per atom and force components,
-coloured by config_type. Needs matplotlib."""
+"""Plots (PNG, matplotlib): parity plots (predicted against reference energies per atom and
+force components, coloured by config_type) and accuracy against evaluation cost with its Pareto
+front."""
 
 from __future__ import annotations
 
@@ -11,16 +12,66 @@ from .errors import LinpotInputError
 from .potential import atomic_write_bytes
 
 
-def parity_plot(ds, pred: dict, path, title: str = "") -> None:
-    """Write a two-panel parity plot of ``pred`` (from :func:`linpot.metrics.predict_dataset`) against
-    the labels of ``ds`` to ``path`` (written through a temporary file and a rename)."""
+def _pyplot():
     try:
         import matplotlib
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:  # pragma: no cover
-        raise LinpotInputError("parity plots need matplotlib (pip install matplotlib)") from None
+        raise LinpotInputError("plots need matplotlib (pip install matplotlib)") from None
+    return plt
+
+
+def _save(fig, plt, path) -> None:
+    buffer = io.BytesIO()
+    try:
+        fig.savefig(buffer, dpi=110, format="png")
+    finally:
+        plt.close(fig)
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+def pareto_front(costs, errors) -> np.ndarray:
+    """Indices of the non-dominated points, by increasing cost: those for which no other point
+    has a cost as low or lower and a strictly lower error (lower is better in both)."""
+    costs, errors = np.asarray(costs, dtype=float), np.asarray(errors, dtype=float)
+    front = []
+    for k in np.lexsort((errors, costs)):
+        if not front or errors[k] < errors[front[-1]]:
+            front.append(int(k))
+    return np.array(front, dtype=np.int64)
+
+
+def cost_accuracy_plot(labels, costs, energy_rmse, force_rmse, path, title: str = "") -> None:
+    """Two panels, energy RMSE (meV/atom) and force RMSE (eV/Å) against evaluation cost
+    (µs/atom), both on log scales, one colour per point (legend) and the Pareto front of each
+    panel drawn as a line."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    costs = np.asarray(costs, dtype=float)
+    markers = "osD^v<>ph*"
+    for ax, errors, ylabel in ((axes[0], energy_rmse, "energy RMSE (meV/atom)"), (axes[1], force_rmse, "force RMSE (eV/Å)")):
+        errors = np.asarray(errors, dtype=float)
+        front = pareto_front(costs, errors)
+        ax.step(costs[front], errors[front], where="post", color="k", lw=0.8, label="Pareto front", zorder=2)
+        for k, label in enumerate(labels):
+            ax.scatter(costs[k], errors[k], s=30, marker=markers[k % len(markers)], label=label, zorder=3)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("evaluation cost (µs/atom, energy + forces + stress)")
+        ax.set_ylabel(ylabel)
+    axes[1].legend(fontsize=7, loc="upper left")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    _save(fig, plt, path)
+
+
+def parity_plot(ds, pred: dict, path, title: str = "") -> None:
+    """Write a two-panel parity plot of ``pred`` (from :func:`linpot.metrics.predict_dataset`) against
+    the labels of ``ds`` to ``path`` (written through a temporary file and a rename)."""
+    plt = _pyplot()
     n = ds.n_atoms
     fig, axes = plt.subplots(1, 2, figsize=(8, 3.8))
     types = np.array(ds.config_type)
@@ -39,9 +90,4 @@ def parity_plot(ds, pred: dict, path, title: str = "") -> None:
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    buffer = io.BytesIO()
-    try:
-        fig.savefig(buffer, dpi=110, format="png")
-    finally:
-        plt.close(fig)
-    atomic_write_bytes(path, buffer.getvalue())
+    _save(fig, plt, path)
