@@ -20,7 +20,7 @@ from numpy.polynomial import chebyshev, legendre
 
 from ..errors import LinpotInputError
 from ..kernels.angular_fourier import angular_fourier_backward, angular_fourier_features, angular_fourier_values
-from .base import DescriptorResult, RadialDescriptor
+from .base import HarmonicExpansionDescriptor
 
 
 def cosine_multiple_in_legendre(l_max: int) -> np.ndarray:
@@ -35,8 +35,11 @@ def cosine_multiple_in_legendre(l_max: int) -> np.ndarray:
     return W
 
 
-class AngularFourierDescriptor(RadialDescriptor):
+class AngularFourierDescriptor(HarmonicExpansionDescriptor):
     kind = "angular-fourier"
+    _features_kernel = staticmethod(angular_fourier_features)
+    _values_kernel = staticmethod(angular_fourier_values)
+    _backward_kernel = staticmethod(angular_fourier_backward)
     extra_options = ("l_max", "mixed_radial")
 
     def __init__(self, elements: list[str], cutoff: float = 5.0, radial: dict | None = None, l_max: int = 6,
@@ -74,23 +77,5 @@ class AngularFourierDescriptor(RadialDescriptor):
     def feature_names(self) -> list[str]:
         return list(self._labels)
 
-    def _inputs(self, positions, numbers, cell, pbc):
-        return self.harmonic_expansion_inputs(positions, numbers, cell, pbc, self.l_max)
-
     def _tables(self):
         return self._c1, self._c2, self._l, self._W, self.l_max
-
-    def compute(self, positions, numbers, cell, pbc) -> DescriptorResult:
-        c = self._inputs(positions, numbers, cell, pbc)
-        G, dG = angular_fourier_features(c.pair_start, c.species[c.pairs.j], c.f, c.df, c.Y, c.dY, c.unit,
-                                         len(self.elements), *self._tables())
-        return DescriptorResult(G=G, dG=dG, pairs=c.pairs, species=c.species)
-
-    def features(self, positions, numbers, cell, pbc):
-        c = self._inputs(positions, numbers, cell, pbc)
-        G = angular_fourier_values(c.pair_start, c.species[c.pairs.j], c.f, c.Y, len(self.elements), *self._tables())
-        return G, c
-
-    def backward(self, c, dEdG):
-        return angular_fourier_backward(c.pair_start, c.pairs.j, c.species[c.pairs.j], c.pairs.vectors, c.f, c.df, c.Y,
-                                        c.dY, c.unit, len(self.elements), *self._tables(), np.ascontiguousarray(dEdG))

@@ -134,3 +134,38 @@ class RadialDescriptor(Descriptor):
         pairs = neighbour_list(positions, cell, pbc, self.cutoff)
         f, df = self.radial(pairs.distances)
         return species, pairs, f, df
+
+
+class HarmonicExpansionDescriptor(RadialDescriptor):
+    """A family computed from the expansion ``a_nlm = sum_j f_n(r_ij) Y_lm(r_hat_ij)`` up to
+    ``self.l_max`` by three kernels with one calling convention (neighbour data, number of
+    elements, then ``self._tables()``): ``_features_kernel`` (values and per-pair derivatives),
+    ``_values_kernel`` (values only) and ``_backward_kernel`` (forces and virial from ``dE/dG``).
+    """
+
+    # subclasses set them with staticmethod(kernel)
+    _features_kernel = _values_kernel = _backward_kernel = None
+    l_max = 0
+
+    def _tables(self) -> tuple:
+        raise NotImplementedError
+
+    def _expansion_inputs(self, positions, numbers, cell, pbc) -> "ExpansionInputs":
+        return self.harmonic_expansion_inputs(positions, numbers, cell, pbc, self.l_max)
+
+    def compute(self, positions, numbers, cell, pbc) -> DescriptorResult:
+        c = self._expansion_inputs(positions, numbers, cell, pbc)
+        G, dG = self._features_kernel(c.pair_start, c.species[c.pairs.j], c.f, c.df, c.Y, c.dY, c.unit,
+                                            len(self.elements), *self._tables())
+        return DescriptorResult(G=G, dG=dG, pairs=c.pairs, species=c.species)
+
+    def features(self, positions, numbers, cell, pbc):
+        c = self._expansion_inputs(positions, numbers, cell, pbc)
+        G = self._values_kernel(c.pair_start, c.species[c.pairs.j], c.f, c.Y, len(self.elements),
+                                      *self._tables())
+        return G, c
+
+    def backward(self, c: "ExpansionInputs", dEdG):
+        return self._backward_kernel(c.pair_start, c.pairs.j, c.species[c.pairs.j], c.pairs.vectors, c.f, c.df,
+                                           c.Y, c.dY, c.unit, len(self.elements), *self._tables(),
+                                           np.ascontiguousarray(dEdG))

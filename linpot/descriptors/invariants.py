@@ -23,7 +23,7 @@ import numpy as np
 
 from ..errors import LinpotInputError
 from ..kernels.invariants import invariant_backward, invariant_features, invariant_values
-from .base import DescriptorResult, ExpansionInputs, RadialDescriptor
+from .base import HarmonicExpansionDescriptor
 from .coupling import invariant_tensors, multisets, select_invariants, table_selection
 
 MAX_ORDER = 6
@@ -72,8 +72,11 @@ def mixed_coupling_type(ls: tuple, pattern: tuple) -> list[tuple[np.ndarray, np.
     return out
 
 
-class InvariantDescriptor(RadialDescriptor):
+class InvariantDescriptor(HarmonicExpansionDescriptor):
     kind = "invariants"
+    _features_kernel = staticmethod(invariant_features)
+    _values_kernel = staticmethod(invariant_values)
+    _backward_kernel = staticmethod(invariant_backward)
     extra_options = ("orders", "mixed_orders")
 
     def __init__(self, elements: list[str], cutoff: float = 5.0, radial: dict | None = None, orders=None,
@@ -173,22 +176,3 @@ class InvariantDescriptor(RadialDescriptor):
     def _tables(self):
         return (self._feat_species, self._feat_nq, self._feat_slot, self._feat_type, self._entry_start, self._entry_lm,
                 self._entry_coef, self._type_pos_l)
-
-    def _expansion_inputs(self, positions, numbers, cell, pbc):
-        return self.harmonic_expansion_inputs(positions, numbers, cell, pbc, self.l_max)
-
-    def compute(self, positions, numbers, cell, pbc) -> DescriptorResult:
-        c = self._expansion_inputs(positions, numbers, cell, pbc)
-        G, dG = invariant_features(c.pair_start, c.species[c.pairs.j], c.f, c.df, c.Y, c.dY, c.unit,
-                                   len(self.elements), *self._tables())
-        return DescriptorResult(G=G, dG=dG, pairs=c.pairs, species=c.species)
-
-    def features(self, positions, numbers, cell, pbc):
-        c = self._expansion_inputs(positions, numbers, cell, pbc)
-        G = invariant_values(c.pair_start, c.species[c.pairs.j], c.f, c.Y, len(self.elements), *self._tables())
-        return G, c
-
-    def backward(self, c: ExpansionInputs, dEdG):
-        return invariant_backward(c.pair_start, c.pairs.j, c.species[c.pairs.j], c.pairs.vectors, c.f, c.df,
-                                  c.Y, c.dY, c.unit, len(self.elements), *self._tables(),
-                                  np.ascontiguousarray(dEdG))
