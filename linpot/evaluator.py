@@ -48,6 +48,28 @@ def _radial_tables(d) -> dict:
             "centres": np.asarray(getattr(radial, "centres", np.zeros(0)), dtype=float)}
 
 
+def _merge_linear_features(coef, mean, scale, features, feature_terms):
+    """The features that enter the model linearly, merged per central species:
+    ``sum_k c[s, k] (B_k - mean_k) / scale_k = sum_key w[s][key] * monomial(key) + shift[s]``.
+
+    ``feature_terms(k)`` lists feature k's polynomial as ``(monomial key, coefficient)``; returns
+    the constants ``c[s, 0] + shift[s]`` and one ``{key: weight}`` per species (zero coefficients
+    skipped)."""
+    const = coef[:, 0].astype(float).copy()
+    merged = [dict() for _ in range(coef.shape[0])]
+    for k in features:
+        terms = None
+        for s in range(coef.shape[0]):
+            w = float(coef[s, 1 + k]) / scale[k]
+            if w == 0.0:
+                continue
+            const[s] -= w * mean[k]
+            terms = terms if terms is not None else list(feature_terms(k))
+            for key, c in terms:
+                merged[s][key] = merged[s].get(key, 0.0) + w * c
+    return const, merged
+
+
 def _compile_moment_tensors(potential) -> dict:
     """Tables of a linear moment-tensor potential: ``E_i = const[s] + P_s(M)``, one polynomial in
     the moment components per central species (weights ``c[s, t] / scale_t`` times the basis
@@ -57,20 +79,11 @@ def _compile_moment_tensors(potential) -> dict:
     comp_species, comp_mu, comp_nu, comp_idx, term_start, term_ids, term_coef = d._tables()
     coef = potential.coefficients
     n_species = len(d.elements)
-    mean, scale = model.feature_mean, model.feature_scale
-    const = coef[:, 0].astype(float).copy()
-    polys = []
-    for s in range(n_species):
-        poly: dict = {}
-        for t in range(len(term_start) - 1):
-            w = float(coef[s, 1 + t]) / scale[t]
-            if w == 0.0:
-                continue
-            const[s] -= w * mean[t]
-            for e in range(term_start[t], term_start[t + 1]):
-                key = tuple(sorted(int(c) for c in term_ids[e] if c >= 0))
-                poly[key] = poly.get(key, 0.0) + w * float(term_coef[e])
-        polys.append({k: v for k, v in poly.items() if v != 0.0})
+    const, merged = _merge_linear_features(
+        coef, model.feature_mean, model.feature_scale, range(len(term_start) - 1),
+        lambda t: ((tuple(sorted(int(c) for c in term_ids[e] if c >= 0)), float(term_coef[e]))
+                   for e in range(term_start[t], term_start[t + 1])))
+    polys = [{k: v for k, v in poly.items() if v != 0.0} for poly in merged]
     used = sorted({c for poly in polys for key in poly for c in key})
     local = {c: k for k, c in enumerate(used)}
     width = term_ids.shape[1]
@@ -143,22 +156,14 @@ def compile_tables(potential) -> dict:
     q_index = {k: i for i, k in enumerate(q_features)}
     mean, scale = model.feature_mean, model.feature_scale
 
-    monomials = [dict() for _ in range(n_species)]
-    const = coef[:, 0].astype(float).copy()
-    for k in range(n_feat):
-        if k in q_index:
-            continue
-        c = int(feat_species[k] * N + feat_n[k])
-        t = int(feat_type[k])
-        for s in range(n_species):
-            w = float(coef[s, 1 + k]) / scale[k]
-            if w == 0.0:
-                continue
-            const[s] -= w * mean[k]
-            for e in range(entry_start[t], entry_start[t + 1]):
-                lm = tuple(sorted(int(x) for x in entry_lm[e] if x >= 0))
-                key = (c, lm)
-                monomials[s][key] = monomials[s].get(key, 0.0) + w * float(entry_coef[e])
+    def feature_terms(k):
+        """Invariant k as monomials keyed by (channel, angular pattern)."""
+        c, t = int(feat_species[k] * N + feat_n[k]), int(feat_type[k])
+        return (((c, tuple(sorted(int(x) for x in entry_lm[e] if x >= 0))), float(entry_coef[e]))
+                for e in range(entry_start[t], entry_start[t + 1]))
+
+    const, monomials = _merge_linear_features(coef, mean, scale, [k for k in range(n_feat) if k not in q_index],
+                                              feature_terms)
     # One row per distinct angular pattern, one weight per channel (dense: the kernel sweeps all
     # channels of a pattern at once).
     n_ch = n_species * N
