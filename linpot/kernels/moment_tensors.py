@@ -142,13 +142,16 @@ def _basis_components(term_start, term_ids, n_comp):
 
 
 @njit(cache=True)
-def _basis(M, term_start, term_ids, term_coef, bc_start, bc_ids, values, gM, with_gradient):
+def _basis(M, term_start, term_ids, term_coef, bc_start, bc_ids, values, gM, with_gradient, prefix):
     """values[t] = B_t and, if asked, gM[t, c] = dB_t / dM_c for the components c of B_t (others untouched)."""
     width = term_ids.shape[1]
     for t in range(term_start.shape[0] - 1):
         if with_gradient:
             for s in range(bc_start[t], bc_start[t + 1]):
                 gM[t, bc_ids[s]] = 0.0
+            values[t] = merged_moment_polynomial(M, term_start[t], term_start[t + 1], term_ids, term_coef, 1.0, gM[t],
+                                                 prefix)
+            continue
         v = 0.0
         for e in range(term_start[t], term_start[t + 1]):
             prod = term_coef[e]
@@ -158,19 +161,6 @@ def _basis(M, term_start, term_ids, term_coef, bc_start, bc_ids, values, gM, wit
                     break
                 prod *= M[c]
             v += prod
-            if with_gradient:
-                for q in range(width):
-                    c = term_ids[e, q]
-                    if c < 0:
-                        break
-                    g = term_coef[e]
-                    for q2 in range(width):
-                        c2 = term_ids[e, q2]
-                        if c2 < 0:
-                            break
-                        if q2 != q:
-                            g *= M[c2]
-                    gM[t, c] += g
         values[t] = v
 
 
@@ -203,12 +193,13 @@ def moment_tensor_features(pair_start, species_j, vectors, f, df, comp_species, 
     dmono = np.zeros((max_pairs, mono_pow.shape[0], 3))
     unit = np.zeros((max_pairs, 3))
     bc_start, bc_ids = _basis_components(term_start, term_ids, n_comp)
+    prefix = np.zeros(term_ids.shape[1] + 1)
     for i in range(n_atoms):
         p0 = pair_start[i]
         p1 = pair_start[i + 1]
         _neighbour_monomials(p0, p1, vectors, mono_pow, upow, mono, dmono, unit)
         _moments(p0, p1, species_j, f, df, comp_species, comp_mu, comp_mono, mono, dmono, unit, M, dM, with_gradient)
-        _basis(M, term_start, term_ids, term_coef, bc_start, bc_ids, G[i], gM, with_gradient)
+        _basis(M, term_start, term_ids, term_coef, bc_start, bc_ids, G[i], gM, with_gradient, prefix)
         if not with_gradient:
             continue
         for k in range(p1 - p0):
