@@ -24,7 +24,7 @@ from .descriptors import species_indices
 from .descriptors.invariants import MAX_ORDER
 from .errors import LinpotInputError
 from .evaluator_runtime import run_tables
-from .kernels.evaluator import RADIAL_CHEBYSHEV, RADIAL_GAUSSIAN
+from .kernels.radial import RADIAL_CHEBYSHEV, RADIAL_GAUSSIAN
 
 
 

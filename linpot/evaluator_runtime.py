@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .kernels.evaluator import RADIAL_GAUSSIAN, potential_energy_forces
+from .kernels.evaluator import potential_energy_forces
 from .kernels.moment_tensors import moment_tensor_energy_forces
-from .kernels.radial import chebyshev_radial_basis, gaussian_radial_basis
+from .kernels.radial import radial_basis_of_kind
 from .neighbours import neighbour_list
 
 
@@ -25,11 +25,9 @@ def run_tables(tables: dict, positions, species, cell, pbc) -> dict:
     pair_start = np.searchsorted(pairs.i, np.arange(len(species) + 1)).astype(np.int64)
     t = tables
     if t.get("family") == "moment-tensors":
-        r = np.ascontiguousarray(pairs.distances, dtype=float)
-        if int(t["radial_kind"]) == RADIAL_GAUSSIAN:
-            f, df = gaussian_radial_basis(r, t["centres"], float(t["width"]), float(t["cutoff"]))
-        else:
-            f, df = chebyshev_radial_basis(r, int(t["n_basis"]), float(t["r_min"]), float(t["cutoff"]))
+        f, df = radial_basis_of_kind(np.ascontiguousarray(pairs.distances, dtype=float), int(t["radial_kind"]),
+                                     int(t["n_basis"]), float(t["r_min"]), t["centres"], float(t["width"]),
+                                     float(t["cutoff"]))
         energies, forces, virial = moment_tensor_energy_forces(
             pair_start, pairs.j, np.ascontiguousarray(pairs.vectors), species, f, df, t["comp_species"], t["comp_mu"],
             t["comp_nu"], t["comp_idx"], t["poly_start"], t["poly_ids"], t["poly_coef"], t["const"])

@@ -26,11 +26,8 @@ import numpy as np
 from numba import njit
 
 from .forces import add_pair_force, largest_neighbourhood
-from .radial import chebyshev_radial_basis, gaussian_radial_basis
+from .radial import radial_basis_of_kind
 from .spherical_harmonics import _normalisation, real_spherical_harmonics_into
-
-RADIAL_CHEBYSHEV = 0
-RADIAL_GAUSSIAN = 1
 
 
 @njit(cache=True)
@@ -170,10 +167,7 @@ def potential_energy_forces(pair_start, pair_j, vectors, species, n_species, rad
         m = p1 - p0
         vec = vectors[p0:p1]
         r = np.sqrt(vec[:, 0] ** 2 + vec[:, 1] ** 2 + vec[:, 2] ** 2)
-        if radial_kind == RADIAL_GAUSSIAN:
-            f, df = gaussian_radial_basis(r, centres, width, r_cut)
-        else:
-            f, df = chebyshev_radial_basis(r, n_basis, r_min, r_cut)
+        f, df = radial_basis_of_kind(r, radial_kind, n_basis, r_min, centres, width, r_cut)
         real_spherical_harmonics_into(vec, l_max, K, Y, dY)
         aT[:, :] = 0.0
         for pp in range(m):

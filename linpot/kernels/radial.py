@@ -75,3 +75,16 @@ def chebyshev_radial_basis(r, n_basis, r_min, r_cut):
             f[p, n] = t[n] * fc
             df[p, n] = dt[n] * scale * fc + t[n] * dfc
     return f, df
+
+
+#: Radial basis kinds as integers, for compiled tables and kernels.
+RADIAL_CHEBYSHEV = 0
+RADIAL_GAUSSIAN = 1
+
+
+@njit(cache=True)
+def radial_basis_of_kind(r, kind, n_basis, r_min, centres, width, r_cut):
+    """``(f, df)`` of the basis named by ``kind`` (:data:`RADIAL_CHEBYSHEV` or :data:`RADIAL_GAUSSIAN`)."""
+    if kind == RADIAL_GAUSSIAN:
+        return gaussian_radial_basis(r, centres, width, r_cut)
+    return chebyshev_radial_basis(r, n_basis, r_min, r_cut)
