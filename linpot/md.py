@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+import warnings
 
 import numpy as np
 from ase import units
@@ -39,8 +40,6 @@ def make_dynamics(atoms, ensemble: str, timestep_fs: float, temperature_K: float
         if not np.all(atoms.pbc):
             raise LinpotInputError("npt needs a structure periodic in all three directions")
         from ase.md.langevinbaoab import LangevinBAOAB
-
-        import warnings
 
         P_tau = 20.0 / friction_per_fs
         log.info("npt: thermostat time %.0f fs, barostat time %.0f fs (barostat mass from ASE's heuristic)",

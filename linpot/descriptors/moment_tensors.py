@@ -154,7 +154,8 @@ def moment_tensor_basis(n_mu: int, nu_max: int, level_max: int, max_factors: int
 
     group_sizes: dict = {}
     for _, combo, _ in candidates:
-        group_sizes[group_of(combo)] = group_sizes.get(group_of(combo), 0) + 1
+        group = group_of(combo)
+        group_sizes[group] = group_sizes.get(group, 0) + 1
     largest = max(group_sizes.values(), default=0)
     if largest > 1400:
         raise LinpotInputError(f"moment-tensor basis too large to verify ({largest} candidates share their moments' "

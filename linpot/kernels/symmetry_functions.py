@@ -73,6 +73,10 @@ def symmetry_functions(pair_start, species_j, vectors, rc, n_species, g2_eta, g2
     G = np.zeros((n_atoms, n_feat))
     dG = np.zeros((vectors.shape[0], n_feat, 3))
     eta_values, eta_id, zl_values, zl_id = _g4_grid_tables(g4_eta, g4_zeta, g4_lambda)
+    # twice 2^(1 - zeta): each unordered pair stands for the (j, k) and (k, j) terms
+    pref_of = np.empty(n4)
+    for g in range(n4):
+        pref_of[g] = 2.0 * 2.0 ** (1.0 - g4_zeta[g])
     E_of = np.zeros(eta_values.shape[0])
     A_of = np.zeros(zl_values.shape[0])
     dA_of = np.zeros(zl_values.shape[0])
@@ -152,8 +156,7 @@ def symmetry_functions(pair_start, species_j, vectors, rc, n_species, g2_eta, g2
                     E = E_of[eta_id[g]]
                     A = A_of[zl_id[g]]
                     dA = dA_of[zl_id[g]]
-                    # twice 2^(1 - zeta): the (k, j) term equals the (j, k) one
-                    pref = 2.0 * 2.0 ** (1.0 - g4_zeta[g]) * E
+                    pref = pref_of[g] * E
                     G[i, base + g] += pref * A * F
                     # d E / du = -2 eta E (u - w), d E / dv = -2 eta E (v + w)
                     c1 = pref * dA * F
