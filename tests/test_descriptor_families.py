@@ -20,6 +20,15 @@ def neighbourhood(atoms, cutoff, i):
     return nl.vectors[m], nl.j[m]
 
 
+def isolated_environment(rng, n_upper):
+    """One Cu atom at the centre of a 20 Å box with 3 to ``n_upper - 1`` random neighbours."""
+    from ase import Atoms
+
+    n = rng.integers(3, n_upper)
+    pos = np.vstack([[10, 10, 10], 10 + rng.normal(size=(n, 3)) * 1.6])
+    return Atoms(f"Cu{n + 1}", positions=pos, cell=np.eye(3) * 20, pbc=False)
+
+
 @pytest.mark.parametrize("mixed", [False, True])
 @pytest.mark.parametrize("make", [binary_cell, triclinic_cell])
 def test_angular_fourier_fast_equals_triple_loop(make, mixed):
@@ -43,12 +52,8 @@ def test_angular_fourier_lies_in_the_span_of_order_two_invariants():
     afs = AngularFourierDescriptor(["Cu"], cutoff=5.0, radial=radial, l_max=6)
     inv = InvariantDescriptor(["Cu"], cutoff=5.0, radial=radial, orders=[[2, 4, 6]])
     A, B = [], []
-    for _ in range(40):  # random environments: one atom and up to 12 neighbours in a large box
-        from ase import Atoms
-
-        n = rng.integers(3, 13)
-        pos = np.vstack([[10, 10, 10], 10 + rng.normal(size=(n, 3)) * 1.6])
-        atoms = Atoms(f"Cu{n + 1}", positions=pos, cell=np.eye(3) * 20, pbc=False)
+    for _ in range(40):
+        atoms = isolated_environment(rng, 13)
         A.append(afs.compute(atoms.positions, atoms.numbers, atoms.cell.array, atoms.pbc).G[0])
         B.append(inv.compute(atoms.positions, atoms.numbers, atoms.cell.array, atoms.pbc).G[0])
     A, B = np.array(A), np.array(B)
@@ -132,7 +137,6 @@ def test_moment_tensors_equal_their_contractions_and_lie_in_the_span_of_invarian
     """Each basis function equals its contraction evaluated with numpy einsum on explicit tensors,
     and the basis functions of degree <= 3 lie in the span of the (mixed-radial) invariants of
     orders 1-3 built on the same radial functions."""
-    from ase import Atoms
 
     from linpot.descriptors.moment_tensors import MomentTensorDescriptor
 
@@ -143,14 +147,12 @@ def test_moment_tensors_equal_their_contractions_and_lie_in_the_span_of_invarian
     rng = np.random.default_rng(5)
     A, B = [], []
     for _ in range(3 * inv.n_features // 2):
-        n = rng.integers(3, 12)
-        pos = np.vstack([[10, 10, 10], 10 + rng.normal(size=(n, 3)) * 1.6])
-        atoms = Atoms(f"Cu{n + 1}", positions=pos, cell=np.eye(3) * 20, pbc=False)
+        atoms = isolated_environment(rng, 12)
         A.append(mtp.compute(atoms.positions, atoms.numbers, atoms.cell.array, atoms.pbc).G[0])
         B.append(inv.compute(atoms.positions, atoms.numbers, atoms.cell.array, atoms.pbc).G[0])
     A, B = np.array(A), np.array(B)
     # explicit tensors for the last environment: M_{mu,nu} = sum_j f_mu u^(x nu)
-    vectors = pos[1:] - pos[0]
+    vectors = atoms.positions[1:] - atoms.positions[0]
     r = np.linalg.norm(vectors, axis=1)
     f, _ = mtp.radial(r)
     u = vectors / r[:, None]
