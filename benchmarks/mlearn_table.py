@@ -26,6 +26,7 @@ import numpy as np
 from docs_table import write_between_markers
 from linpot.config import load_config
 from linpot.fit import fit_potential
+from linpot.fit.committee import fit_committee
 from linpot.metrics import error_table, predict_dataset
 from linpot.plots import parity_plot
 from linpot.structures import read_datasets
@@ -79,16 +80,20 @@ def run_element(element: str, recipe_name: str) -> dict:
     train = read_datasets(config["data"]["train"])
     test = read_datasets(config["data"]["test"])
     t0 = time.perf_counter()
-    potential, report = fit_potential(train, config)
+    if config.get("committee"):
+        potential, report = fit_committee(train, config)
+    else:
+        potential, report = fit_potential(train, config)
     fit_s = time.perf_counter() - t0
     out = REPO / "fits" / f"{stem}.json"
-    potential.provenance["datasets"] = [
-        {"path": str(Path(p).relative_to(REPO)), "sha256": h} for p, h in sorted(train.file_hashes.items())]
+    datasets = [{"path": str(Path(p).relative_to(REPO)), "sha256": h} for p, h in sorted(train.file_hashes.items())]
+    for pot in [potential, *getattr(potential, "members", [])]:
+        pot.provenance["datasets"] = datasets
     potential.save(out)
     pred = predict_dataset(potential, test)
     errors = error_table(test, pred)["overall"]
     parity_plot(test, pred, REPO / "docs" / "img" / f"parity-{stem}.png",
-                f"mlearn {element} test split, {potential.model.descriptor.kind}, {potential.n_features} coefficients")
+                f"mlearn {element} test split, {potential.label}, {potential.n_features} coefficients")
 
     frames = ase.io.read(config["data"]["test"][0], ":")
     ours = time_per_atom(lambda atoms: potential.predict_atoms(atoms), frames)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from ase.calculators.calculator import Calculator as _ASECalculator
 from ase.calculators.calculator import PropertyNotImplementedError, all_changes
 
+from .committee import CommitteePotential
 from .potential import Potential
 
 
@@ -16,7 +17,7 @@ class Calculator(_ASECalculator):
 
     def __init__(self, potential, **kwargs):
         super().__init__(**kwargs)
-        self.potential = potential if isinstance(potential, Potential) else Potential.load(potential)
+        self.potential = potential if isinstance(potential, (Potential, CommitteePotential)) else Potential.load(potential)
 
     def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
         super().calculate(atoms, properties, system_changes)

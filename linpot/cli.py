@@ -108,7 +108,12 @@ def cmd_fit(args) -> int:
     t0 = time.perf_counter()
     client = dask_client(args.workers, args.scheduler)
     try:
-        potential, report = fit_potential(train, config, client=client)
+        if config.get("committee"):
+            from .fit.committee import fit_committee
+
+            potential, report = fit_committee(train, config, client=client)
+        else:
+            potential, report = fit_potential(train, config, client=client)
     finally:
         if client is not None:
             cluster = client.cluster if args.workers else None
@@ -134,7 +139,7 @@ def cmd_fit(args) -> int:
 
         name = "test" if test is not None else "train"
         parity_plot(test if test is not None else train, predictions[name], args.parity,
-                    f"{name} split, {potential.model.descriptor.kind}, {potential.n_nonzero} nonzero coefficients")
+                    f"{name} split, {potential.label}, {potential.n_nonzero} nonzero coefficients")
         log.info("wrote %s", args.parity)
 
     if test is not None:
@@ -179,6 +184,25 @@ def cmd_info(args) -> int:
     from .potential import Potential
 
     potential = Potential.load(args.potential)
+    if not isinstance(potential, Potential):  # a committee: its members' summaries
+        info = {"path": args.potential, "elements": potential.elements, "cutoff": potential.cutoff,
+                "members": [{"model": {k: v for k, v in m.model.spec().items() if k not in ("feature_mean", "feature_scale")},
+                             "n_features": m.n_features, "n_nonzero": m.n_nonzero, "fit": m.provenance.get("fit")}
+                            for m in potential.members],
+                "n_features": potential.n_features, "n_nonzero": potential.n_nonzero,
+                "reference_energies": potential.reference_energies, "provenance": potential.provenance}
+        if args.json:
+            _write_stdout(json.dumps(info, indent=1))
+        else:
+            lines = [f"potential      {args.potential}", f"elements       {' '.join(info['elements'])}",
+                     f"committee      {len(potential.members)} members, mean prediction, spread as uncertainty"]
+            for k, m in enumerate(info["members"], start=1):
+                d = m["model"]["descriptor"]
+                lines.append(f"member {k:<7} {d['kind']}, cutoff {d['cutoff']:g} Å, radial {json.dumps(d.get('radial'))}; "
+                             f"degree {m['model'].get('degree')}; {m['n_features']} coefficients; fit {json.dumps(m['fit'])}")
+            lines.append(f"linpot         {potential.provenance.get('linpot_version', '?')}")
+            _write_stdout("\n".join(lines))
+        return 0
     info = {
         "path": args.potential,
         "elements": potential.elements,
@@ -227,6 +251,9 @@ def cmd_export(args) -> int:
             raise LinpotInputError("the module name (file name without .py) must be a Python identifier", args.output)
         _check_output_path(args.output)
     potential = Potential.load(args.potential)
+    if not isinstance(potential, Potential):
+        raise LinpotInputError("export writes single potentials; this file is a committee (export its members "
+                               "one by one, or run it with linpot.Calculator)", args.potential)
     if args.lammps:
         from .snap_files import lammps_pair_commands, write_lammps_snap
 

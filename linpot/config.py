@@ -64,7 +64,10 @@ DEFAULT_CONFIG = {
     "elements": None,
 }
 
-_SECTIONS = set(DEFAULT_CONFIG) | {"preset"}
+_SECTIONS = set(DEFAULT_CONFIG) | {"preset", "committee"}
+#: What a ``[[committee]]`` member may set; everything else (data, kfold, seed, method) is shared.
+_MEMBER_KEYS = {"preset", "descriptor", "model", "fit"}
+_MEMBER_FIT_KEYS = {"weights", "config_type_weights", "alphas"}
 PRESET_DIR = Path(__file__).with_name("presets")
 
 
@@ -118,6 +121,8 @@ def load_config(path=None) -> dict:
     unknown = set(user.get("fit", {})) - _FIT_KEYS
     if unknown:
         raise LinpotInputError(f"unknown [fit] option(s): {', '.join(sorted(unknown))}", path)
+    if "committee" in user:
+        check_committee(user["committee"], path)
     base = DEFAULT_CONFIG
     if "preset" in user:
         base = apply_preset(base, user.pop("preset"))
@@ -133,3 +138,35 @@ def load_config(path=None) -> dict:
             files = [files]
         config["data"][key] = [f if os.path.isabs(f) else os.path.normpath(os.path.join(here, f)) for f in files]
     return config
+
+
+def check_committee(members, path=None) -> None:
+    """A one-line error unless ``members`` is a list of at least two member tables with known keys."""
+    if not isinstance(members, list) or not all(isinstance(m, dict) for m in members):
+        raise LinpotInputError("committee must be an array of tables ([[committee]])", path)
+    if len(members) < 2:
+        raise LinpotInputError(f"a committee needs at least 2 [[committee]] members, got {len(members)}", path)
+    for k, member in enumerate(members, start=1):
+        unknown = set(member) - _MEMBER_KEYS
+        if unknown:
+            raise LinpotInputError(f"committee member {k}: unknown option(s) {', '.join(sorted(unknown))} "
+                                   f"(a member sets {', '.join(sorted(_MEMBER_KEYS))})", path)
+        unknown = set(member.get("fit", {})) - _MEMBER_FIT_KEYS
+        if unknown:
+            raise LinpotInputError(f"committee member {k}: [fit] option(s) {', '.join(sorted(unknown))} are shared "
+                                   f"by all members (a member sets {', '.join(sorted(_MEMBER_FIT_KEYS))})", path)
+
+
+def committee_member_config(config: dict, member: dict) -> dict:
+    """The full config of one committee member: the shared config (data, [fit] method, kfold,
+    seed, ...) with the member's preset, descriptor, model and loss settings in place."""
+    out = copy.deepcopy({k: v for k, v in config.items() if k != "committee"})
+    if "preset" in member:
+        out = apply_preset(out, member["preset"])
+    if "descriptor" in member:
+        out["descriptor"] = copy.deepcopy(member["descriptor"])
+    if "model" in member:
+        out["model"] = copy.deepcopy(member["model"])
+    if "fit" in member:
+        out["fit"] = merge(out["fit"], member["fit"])
+    return out

@@ -95,11 +95,18 @@ def format_fit_summary(report: dict) -> str:
             if v is not None:
                 parts.append(f"{q} {v * scale:{spec}} {unit}")
         lines.append(f"held-out RMSE ({held}, fitted without them): " + ", ".join(parts))
+        for k, own in enumerate(best.get("members", []), start=1):
+            lines.append(f"  member {k} alone, same held-out rows: energy {1000 * own['energy_rmse']:.3f} meV/atom, "
+                         f"forces {own['forces_rmse']:.4f} eV/Å" if own.get("energy_rmse") is not None
+                         and own.get("forces_rmse") is not None else f"  member {k} alone: -")
     times = report.get("times", {})
     mem = report.get("peak_memory_mb", {})
     lines.append("stages: " + ", ".join(f"{k[:-2].replace('_', ' ')} {v:.1f} s" for k, v in times.items())
                  + (f"; peak memory {max(mem.values()):.0f} MB" if mem else ""))
     lines.extend(f"warning: {w}" for w in report.get("warnings", []))
+    for k, member in enumerate(report.get("members", []), start=1):
+        lines.extend(f"  member {k}: {line}" for line in format_fit_summary(member).splitlines()
+                     if not line.startswith("warning:"))
     return "\n".join(lines)
 
 

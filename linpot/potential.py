@@ -131,6 +131,11 @@ class Potential:
         return int(self.coefficients.size)
 
     @property
+    def label(self) -> str:
+        """The descriptor family, for plot titles and summaries."""
+        return self.model.descriptor.kind
+
+    @property
     def n_nonzero(self) -> int:
         return int(np.count_nonzero(self.coefficients))
 
@@ -200,7 +205,9 @@ class Potential:
         return pot
 
     @classmethod
-    def load(cls, path) -> "Potential":
+    def load(cls, path):
+        """The potential in the file at ``path``: a :class:`Potential`, or a
+        :class:`~linpot.committee.CommitteePotential` when the file holds a committee."""
         path = os.fspath(path)
         try:
             with open(path, "rb") as fh:
@@ -211,4 +218,8 @@ class Potential:
             payload = json.loads(raw.decode("utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise PotentialFileError(f"truncated or not a potential file (invalid JSON: {exc})", path) from None
+        from .committee import COMMITTEE_FORMAT, CommitteePotential
+
+        if isinstance(payload, dict) and payload.get("format") == COMMITTEE_FORMAT:
+            return CommitteePotential.from_dict(payload, path)
         return cls.from_dict(payload, path)

@@ -98,10 +98,13 @@ def _sum(equations: list[NormalEquations], n_cols: int) -> NormalEquations:
     return total
 
 
-def fit_potential(train, config: dict, client=None) -> tuple[Potential, dict]:
+def fit_potential(train, config: dict, client=None, fold_coefficients: list | None = None) -> tuple[Potential, dict]:
     """Fit a potential on ``train`` with ``config`` (see :mod:`linpot.config`); returns it and a report.
 
-    ``client``: a ``dask.distributed.Client`` to compute the design matrix on (optional)."""
+    ``client``: a ``dask.distributed.Client`` to compute the design matrix on (optional).
+    ``fold_coefficients``: a list that receives, per held-out part (each fold, or the one
+    validation part), the chosen candidate's coefficients fitted without it (ridge and sparse
+    fits with held-out structures; a committee scores its mean on them)."""
     if len(train) == 0:
         raise LinpotInputError("training dataset is empty")
     fit_cfg = config["fit"]
@@ -163,6 +166,8 @@ def fit_potential(train, config: dict, client=None) -> tuple[Potential, dict]:
             raise LinpotInputError(f"max_features must exceed the {len(model.constant_columns())} per-element "
                                    f"constant(s), got {max_nonzero}")
         chosen, coef, curve, fold_coefs = select_and_fit(estimator, folds, total, weights, max_nonzero)
+        if fold_coefficients is not None:
+            fold_coefficients.extend(np.asarray(w).reshape(model.n_coefficients) for w in fold_coefs)
         estimator.set_choice(chosen, coef)
         if method == "ridge":
             fit_warnings.extend(_grid_edge_warnings(chosen["alpha"], estimator.alphas))

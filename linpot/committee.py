@@ -1,0 +1,154 @@
+"""Committees of potentials: the mean of M independently fitted members, and their spread.
+
+With members ``m = 1..M`` fitted on the same training data (each with its own descriptor,
+model, loss weights and ridge strength), the committee predicts
+
+    E = (1/M) sum_m E_m,   F = (1/M) sum_m F_m,   sigma = (1/M) sum_m sigma_m
+
+(eV, eV/Å, eV/Å^3 Voigt), so forces stay minus the gradient of the energy and the stress its
+strain derivative. Members whose errors are only partly correlated average out part of each
+other's variance (the energy directions that forces leave ill-determined are fitted
+differently by different descriptors). The members' disagreement is an uncertainty estimate:
+``energy_std`` is the sample standard deviation (ddof = 1) of the members' energies per atom,
+``atomic_energy_std`` that of their per-atom energies; the standard error of the committee
+mean is ``std / sqrt(M)``.
+
+A committee file is one JSON document::
+
+    {"format": "linpot-committee", "format_version": 1, "linpot_version": ..., "units": {...},
+     "elements": [...], "cutoff": ..., "members": [potential payloads, see linpot.potential],
+     "provenance": {...}, "checksum": "sha256:<hex>"}
+
+with the same canonical-JSON checksum as a single potential; each member keeps its own checksum.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import numpy as np
+
+from . import __version__
+from .descriptors import species_indices
+from .errors import LinpotInputError, PotentialFileError
+from .potential import UNITS, Potential, _canonical, atomic_write_text
+
+COMMITTEE_FORMAT = "linpot-committee"
+COMMITTEE_FORMAT_VERSION = 1
+
+
+class CommitteePotential:
+    """The mean of ``members`` (:class:`~linpot.potential.Potential`) that share their elements."""
+
+    def __init__(self, members, provenance: dict | None = None):
+        members = list(members)
+        if len(members) < 2:
+            raise LinpotInputError(f"a committee needs at least 2 members, got {len(members)}")
+        elements = members[0].elements
+        for k, m in enumerate(members[1:], start=2):
+            if m.elements != elements:
+                raise LinpotInputError(f"committee member {k} has elements {' '.join(m.elements)}, "
+                                       f"member 1 has {' '.join(elements)}")
+        self.members = members
+        self.provenance = dict(provenance or {})
+
+    @property
+    def elements(self) -> list[str]:
+        return self.members[0].elements
+
+    @property
+    def cutoff(self) -> float:
+        return max(m.cutoff for m in self.members)
+
+    @property
+    def reference_energies(self) -> dict:
+        """Mean of the members' per-element constants (eV per atom)."""
+        return {e: float(np.mean([m.reference_energies[e] for m in self.members])) for e in self.elements}
+
+    @property
+    def n_features(self) -> int:
+        return sum(m.n_features for m in self.members)
+
+    @property
+    def n_nonzero(self) -> int:
+        return sum(m.n_nonzero for m in self.members)
+
+    @property
+    def label(self) -> str:
+        return f"committee of {len(self.members)} ({', '.join(m.label for m in self.members)})"
+
+    def member_predictions(self, positions, numbers, cell, pbc) -> list[dict]:
+        return [m.predict(positions, numbers, cell, pbc) for m in self.members]
+
+    def predict(self, positions, numbers, cell, pbc) -> dict:
+        """Energy (eV), per-atom energies, forces (eV/Å), stress (eV/Å^3, Voigt; periodic cells):
+        the members' mean."""
+        return _mean(self.member_predictions(positions, numbers, cell, pbc))
+
+    def predict_atoms(self, atoms) -> dict:
+        return self.predict(atoms.positions, atoms.numbers, atoms.cell.array, atoms.pbc)
+
+    def predict_uncertainty(self, positions, numbers, cell, pbc) -> dict:
+        """The members' spread: ``atomic_energy_std`` (n_atoms, eV) and ``energy_std`` (eV/atom),
+        sample standard deviations over the members."""
+        preds = self.member_predictions(positions, numbers, cell, pbc)
+        n_atoms = len(numbers)
+        atomic = np.std([p["energies"] for p in preds], axis=0, ddof=1)
+        per_atom = np.std([p["energy"] / n_atoms for p in preds], ddof=1)
+        return {"atomic_energy_std": atomic, "energy_std": float(per_atom)}
+
+    def check_elements(self, numbers) -> None:
+        species_indices(numbers, self.elements)
+
+    def to_dict(self) -> dict:
+        payload = {
+            "format": COMMITTEE_FORMAT,
+            "format_version": COMMITTEE_FORMAT_VERSION,
+            "linpot_version": __version__,
+            "units": UNITS,
+            "elements": list(self.elements),
+            "cutoff": self.cutoff,
+            "reference_energies": self.reference_energies,
+            "n_features": self.n_features,
+            "n_nonzero": self.n_nonzero,
+            "members": [m.to_dict() for m in self.members],
+            "provenance": self.provenance,
+        }
+        payload["checksum"] = "sha256:" + hashlib.sha256(_canonical(payload)).hexdigest()
+        return payload
+
+    def save(self, path) -> None:
+        atomic_write_text(path, json.dumps(self.to_dict(), indent=1, sort_keys=True, allow_nan=False) + "\n")
+
+    @classmethod
+    def from_dict(cls, payload: dict, path: str = "<dict>") -> "CommitteePotential":
+        if not isinstance(payload, dict) or payload.get("format") != COMMITTEE_FORMAT:
+            raise PotentialFileError("not a linpot committee file", path)
+        version = payload.get("format_version")
+        if version != COMMITTEE_FORMAT_VERSION:
+            raise PotentialFileError(f"unsupported committee format_version {version!r} "
+                                     f"(this linpot reads {COMMITTEE_FORMAT_VERSION})", path)
+        body = {k: v for k, v in payload.items() if k != "checksum"}
+        if payload.get("checksum") != "sha256:" + hashlib.sha256(_canonical(body)).hexdigest():
+            raise PotentialFileError("checksum mismatch: the file is corrupted or was edited", path)
+        members = payload.get("members")
+        if not isinstance(members, list):
+            raise PotentialFileError("invalid committee content (no list of members)", path)
+        pots = [Potential.from_dict(m, f"{path} (member {k + 1})") for k, m in enumerate(members)]
+        try:
+            committee = cls(pots, payload.get("provenance"))
+        except LinpotInputError as exc:
+            raise PotentialFileError(f"invalid committee: {exc.reason}", path) from None
+        if committee.elements != payload.get("elements"):
+            raise PotentialFileError("elements disagree with the members' elements", path)
+        return committee
+
+
+def _mean(preds: list[dict]) -> dict:
+    out = {"energy": float(np.mean([p["energy"] for p in preds])),
+           "energies": np.mean([p["energies"] for p in preds], axis=0),
+           "forces": np.mean([p["forces"] for p in preds], axis=0)}
+    if "stress" in preds[0]:
+        out["stress"] = np.mean([p["stress"] for p in preds], axis=0)
+    return out

@@ -1,0 +1,129 @@
+"""Fitting a committee: each member by :func:`linpot.fit.fit_potential`, then the committee mean
+scored on the same held-out structures.
+
+Every member shares the training data, the fit method, ``kfold``/``validation_fraction`` and
+``seed``, so its held-out parts are the same structures; each member's chosen candidate refitted
+without a part (its fold coefficients) predicts that part, and the committee's held-out error is
+that of the members' mean. It is the committee's own cross-validation error, not a combination of
+the members' numbers (their errors are partly correlated).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import numpy as np
+
+from ..committee import CommitteePotential
+from ..config import committee_member_config
+from ..conventions import GPA
+from ..errors import LinpotInputError
+from .selection import kfold_assignment, validation_split
+
+log = logging.getLogger(__name__)
+
+
+def held_out_parts(train, fit_cfg: dict) -> list[np.ndarray]:
+    """Structure indices of each held-out part, in the order of the fold coefficients."""
+    kfold = int(fit_cfg.get("kfold", 0) or 0)
+    seed = int(fit_cfg["seed"])
+    if kfold >= 2:
+        part = kfold_assignment(train.config_type, kfold, seed)
+        return [np.nonzero(part == k)[0] for k in range(kfold)]
+    part = validation_split(train.config_type, float(fit_cfg["validation_fraction"]), seed)
+    return [np.nonzero(part)[0]]
+
+
+def committee_validation(members, fold_coefficients: list[list[np.ndarray]], train, parts) -> tuple[dict, dict]:
+    """Held-out RMSE of the committee mean, overall and per config_type.
+
+    ``fold_coefficients[m][k]``: member m fitted without part k. Returns ``(overall, by_type)``
+    with ``energy_rmse`` (eV/atom), ``forces_rmse`` (eV/Å), ``stress_rmse`` (GPa); ``overall``
+    also has ``members``, each member's own held-out RMSE pooled the same way (all held-out rows
+    together), to compare with the committee's like for like."""
+    sse, count = {}, {}
+
+    def add(key, q, err):
+        sse.setdefault(key, {}).setdefault(q, 0.0)
+        count.setdefault(key, {}).setdefault(q, 0)
+        sse[key][q] += float(np.sum(err**2))
+        count[key][q] += int(err.size)
+
+    n_structures = {}
+    for k, idx in enumerate(parts):
+        for s_index in idx:
+            s = train.atom_slice(s_index)
+            with train.located(s_index):
+                preds = [m.model.predict(fold_coefficients[j][k], train.positions[s], train.numbers[s],
+                                         train.cells[s_index], train.pbc[s_index]) for j, m in enumerate(members)]
+            name = train.config_type[s_index]
+            n_structures[name] = n_structures.get(name, 0) + 1
+            n_atoms = s.stop - s.start
+            keys = [(None, preds), (name, preds)] + [(("member", j), [p]) for j, p in enumerate(preds)]
+            for key, group in keys:
+                if train.has_energy[s_index]:
+                    add(key, "energy", np.array([np.mean([p["energy"] for p in group]) - train.energy[s_index]]) / n_atoms)
+                if train.has_forces[s_index]:
+                    add(key, "forces", np.mean([p["forces"] for p in group], axis=0) - train.forces[s])
+                if train.has_stress[s_index] and "stress" in group[0]:
+                    add(key, "stress", (np.mean([p["stress"] for p in group], axis=0) - train.stress[s_index]) / GPA)
+
+    def rmse(key):
+        return {f"{q}_rmse": (float(np.sqrt(sse[key][q] / count[key][q])) if count[key].get(q) else None)
+                for q in ("energy", "forces", "stress")} if key in sse else {}
+
+    by_type = {name: {"n_structures": n, **rmse(name)} for name, n in sorted(n_structures.items())}
+    return {**rmse(None), "members": [rmse(("member", j)) for j in range(len(members))]}, by_type
+
+
+def fit_committee(train, config: dict, client=None):
+    """Fit every ``[[committee]]`` member of ``config`` on ``train``; returns the
+    :class:`~linpot.committee.CommitteePotential` and a report whose held-out errors are the
+    committee mean's, with each member's own report under ``members``."""
+    from . import fit_potential, peak_memory_mb
+
+    fit_cfg = config["fit"]
+    if fit_cfg.get("method", "ridge") == "bayes":
+        raise LinpotInputError("committee members are fitted by ridge or a sparse method, not bayes "
+                               "(the committee's spread is its uncertainty)")
+    t0 = time.perf_counter()
+    members, reports, fold_coefficients = [], [], []
+    for k, member in enumerate(config["committee"], start=1):
+        member_config = committee_member_config(config, member)
+        log.info("committee member %d of %d: %s descriptor", k, len(config["committee"]),
+                 member_config["descriptor"].get("kind"))
+        folds: list = []
+        potential, report = fit_potential(train, member_config, client=client, fold_coefficients=folds)
+        members.append(potential)
+        reports.append(report)
+        fold_coefficients.append(folds)
+    members_s = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    parts = held_out_parts(train, fit_cfg)
+    overall, by_type = {}, {}
+    if all(len(f) == len(parts) for f in fold_coefficients) and all(len(p) for p in parts):
+        overall, by_type = committee_validation(members, fold_coefficients, train, parts)
+        log.info("committee held-out RMSE: energy %.3f meV/atom, forces %.4f eV/Å",
+                 1000 * (overall.get("energy_rmse") or float("nan")), overall.get("forces_rmse") or float("nan"))
+    kfold = int(fit_cfg.get("kfold", 0) or 0)
+    provenance = dict(members[0].provenance)
+    provenance["fit"] = {"method": "committee", "members": len(members), "member_method": fit_cfg.get("method", "ridge"),
+                         "seed": int(fit_cfg["seed"]),
+                         **({"kfold": kfold} if kfold >= 2 else {"validation_fraction": float(fit_cfg["validation_fraction"])})}
+    committee = CommitteePotential(members, provenance)
+    report = {
+        "method": "committee", "chosen": {"members": len(members)}, "alpha": None,
+        "validation_curve": [overall] if overall else [],
+        "validation_by_config_type": by_type,
+        "times": {"design_matrix_s": sum(r["times"]["design_matrix_s"] for r in reports), "members_s": members_s,
+                  "committee_validation_s": time.perf_counter() - t0},
+        "peak_memory_mb": {"committee_peak_mb": peak_memory_mb()},
+        "n_coefficients": committee.n_features, "n_nonzero": committee.n_nonzero,
+        "n_validation": int(sum(len(p) for p in parts)), "kfold": kfold,
+        "dask_workers": reports[0].get("dask_workers", 0),
+        "warnings": [f"member {k}: {w}" for k, r in enumerate(reports, start=1) for w in r.get("warnings", [])],
+        "members": reports,
+    }
+    return committee, report
