@@ -42,16 +42,17 @@ def main():
     parser.add_argument("train", nargs="+")
     parser.add_argument("--grid", required=True, help="TOML with [[descriptor]] tables and weights = [[wE, wF, wS], ...]")
     parser.add_argument("--kfold", type=int, default=0, help="k-fold cross-validation by structure instead of one 10 %% split")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the split or fold assignment (repeat with others to see the selection noise)")
     args = parser.parse_args()
     with open(args.grid, "rb") as fh:
         grid = tomllib.load(fh)
     train = read_datasets(args.train)
     base = load_config()
     if args.kfold >= 2:
-        part, n_parts = kfold_assignment(train.config_type, args.kfold, 0), args.kfold
+        part, n_parts = kfold_assignment(train.config_type, args.kfold, args.seed), args.kfold
         print(f"# {len(train)} structures, {args.kfold}-fold cross-validation; RMSE in meV/atom, eV/Å, GPa", flush=True)
     else:
-        part, n_parts = validation_split(train.config_type, 0.1, 0).astype(int), 2
+        part, n_parts = validation_split(train.config_type, 0.1, args.seed).astype(int), 2
         print(f"# {len(train)} structures, {int(part.sum())} for validation; RMSE in meV/atom, eV/Å, GPa", flush=True)
     for entry in grid["descriptor"]:
         config = merge(base, {"descriptor": entry["descriptor"], "model": entry["model"]})
