@@ -32,7 +32,7 @@ import numpy as np
 from . import __version__
 from .descriptors import species_indices
 from .errors import LinpotInputError, PotentialFileError
-from .potential import UNITS, Potential, _canonical, atomic_write_text
+from .potential import UNITS, Potential, _canonical, atomic_write_text, check_envelope
 
 COMMITTEE_FORMAT = "linpot-committee"
 COMMITTEE_FORMAT_VERSION = 1
@@ -123,15 +123,7 @@ class CommitteePotential:
 
     @classmethod
     def from_dict(cls, payload: dict, path: str = "<dict>") -> "CommitteePotential":
-        if not isinstance(payload, dict) or payload.get("format") != COMMITTEE_FORMAT:
-            raise PotentialFileError("not a linpot committee file", path)
-        version = payload.get("format_version")
-        if version != COMMITTEE_FORMAT_VERSION:
-            raise PotentialFileError(f"unsupported committee format_version {version!r} "
-                                     f"(this linpot reads {COMMITTEE_FORMAT_VERSION})", path)
-        body = {k: v for k, v in payload.items() if k != "checksum"}
-        if payload.get("checksum") != "sha256:" + hashlib.sha256(_canonical(body)).hexdigest():
-            raise PotentialFileError("checksum mismatch: the file is corrupted or was edited", path)
+        check_envelope(payload, COMMITTEE_FORMAT, COMMITTEE_FORMAT_VERSION, "committee", path)
         members = payload.get("members")
         if not isinstance(members, list):
             raise PotentialFileError("invalid committee content (no list of members)", path)

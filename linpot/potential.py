@@ -69,6 +69,19 @@ def atomic_write_bytes(path, data: bytes) -> None:
         raise
 
 
+def check_envelope(payload, fmt: str, version: int, what: str, path: str) -> None:
+    """Refuse (PotentialFileError) a payload that is not ``fmt`` at ``version`` or whose
+    checksum (SHA-256 of the canonical JSON of the rest) does not match."""
+    if not isinstance(payload, dict) or payload.get("format") != fmt:
+        raise PotentialFileError(f"not a linpot {what} file", path)
+    found = payload.get("format_version")
+    if found != version:
+        raise PotentialFileError(f"unsupported {what} format_version {found!r} (this linpot reads {version})", path)
+    body = {k: v for k, v in payload.items() if k != "checksum"}
+    if payload.get("checksum") != "sha256:" + hashlib.sha256(_canonical(body)).hexdigest():
+        raise PotentialFileError("checksum mismatch: the file is corrupted or was edited", path)
+
+
 class Potential:
     """A model plus its fitted coefficients and metadata."""
 
@@ -181,15 +194,7 @@ class Potential:
 
     @classmethod
     def from_dict(cls, payload: dict, path: str = "<dict>") -> "Potential":
-        if not isinstance(payload, dict) or payload.get("format") != FORMAT:
-            raise PotentialFileError("not a linpot potential file", path)
-        version = payload.get("format_version")
-        if version != FORMAT_VERSION:
-            raise PotentialFileError(f"unsupported potential format_version {version!r} (this linpot reads {FORMAT_VERSION})", path)
-        body = {k: v for k, v in payload.items() if k != "checksum"}
-        expected = "sha256:" + hashlib.sha256(_canonical(body)).hexdigest()
-        if payload.get("checksum") != expected:
-            raise PotentialFileError("checksum mismatch: the file is corrupted or was edited", path)
+        check_envelope(payload, FORMAT, FORMAT_VERSION, "potential", path)
         try:
             model = model_from_spec(payload["model"])
             uncertainty = cls._uncertainty_from_payload(payload["uncertainty"]) if "uncertainty" in payload else None
