@@ -7,7 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from linpot.config import load_config, load_preset, preset_names
+from linpot.committee import CommitteePotential
+from linpot.config import committee_member_config, load_config, load_preset, preset_names
 from linpot.fit import build_model
 from linpot.potential import Potential
 from linpot.structures import read_structures
@@ -22,8 +23,9 @@ def test_recipe_is_valid(recipe):
     config = load_config(recipe)
     for path in config["data"]["train"] + config["data"]["test"]:
         assert Path(path).is_file(), path
-    model = build_model(config, ["Cu"])
-    assert model.n_coefficients > 0
+    configs = [committee_member_config(config, m) for m in config["committee"]] if "committee" in config else [config]
+    for member in configs:
+        assert build_model(member, ["Cu"]).n_coefficients > 0
 
 
 @pytest.mark.parametrize("name", preset_names())
@@ -55,5 +57,9 @@ def test_info_describes_every_shipped_potential(path, capsys):
     assert main(["info", str(path)]) == 0
     out = capsys.readouterr().out
     pot = Potential.load(path)
-    assert pot.model.descriptor.kind in out and f"n_features     {pot.n_features}" in out
+    if isinstance(pot, CommitteePotential):
+        assert f"committee      {len(pot.members)} members" in out
+        assert all(f"{m.model.descriptor.kind}, cutoff" in out for m in pot.members)
+    else:
+        assert pot.model.descriptor.kind in out and f"n_features     {pot.n_features}" in out
     assert main(["info", str(path), "--json"]) == 0
