@@ -9,15 +9,19 @@ model, loss weights and ridge strength), the committee predicts
 strain derivative. Members whose errors are only partly correlated average out part of each
 other's variance (the energy directions that forces leave ill-determined are fitted
 differently by different descriptors). The members' disagreement is an uncertainty estimate:
-``energy_std`` is the sample standard deviation (ddof = 1) of the members' energies per atom,
-``atomic_energy_std`` that of their per-atom energies; the standard error of the committee
-mean is ``std / sqrt(M)``.
+``energy_std`` is the sample standard deviation (ddof = 1) of the members' energies per atom
+times ``energy_std_scale``, a calibration set by the fit (the committee's held-out RMSE over
+the root mean square of the held-out members' spread, so that on held-out training structures
+the predicted standard deviation matches the actual error on average; 1 if not fitted so);
+``atomic_energy_std`` is the unscaled spread of the per-atom energies, which members of
+different descriptors may split differently between atoms even where their totals agree.
 
 A committee file is one JSON document::
 
     {"format": "linpot-committee", "format_version": 1, "linpot_version": ..., "units": {...},
-     "elements": [...], "cutoff": ..., "members": [potential payloads, see linpot.potential],
-     "provenance": {...}, "checksum": "sha256:<hex>"}
+     "elements": [...], "cutoff": ..., "energy_std_scale": ...,
+     "members": [potential payloads, see linpot.potential], "provenance": {...},
+     "checksum": "sha256:<hex>"}
 
 with the same canonical-JSON checksum as a single potential; each member keeps its own checksum.
 """
@@ -41,7 +45,7 @@ COMMITTEE_FORMAT_VERSION = 1
 class CommitteePotential:
     """The mean of ``members`` (:class:`~linpot.potential.Potential`) that share their elements."""
 
-    def __init__(self, members, provenance: dict | None = None):
+    def __init__(self, members, provenance: dict | None = None, energy_std_scale: float = 1.0):
         members = list(members)
         if len(members) < 2:
             raise LinpotInputError(f"a committee needs at least 2 members, got {len(members)}")
@@ -50,8 +54,11 @@ class CommitteePotential:
             if m.elements != elements:
                 raise LinpotInputError(f"committee member {k} has elements {' '.join(m.elements)}, "
                                        f"member 1 has {' '.join(elements)}")
+        if not (np.isfinite(energy_std_scale) and energy_std_scale > 0):
+            raise LinpotInputError(f"committee energy_std_scale must be positive, got {energy_std_scale}")
         self.members = members
         self.provenance = dict(provenance or {})
+        self.energy_std_scale = float(energy_std_scale)
 
     @property
     def elements(self) -> list[str]:
@@ -90,13 +97,14 @@ class CommitteePotential:
         return self.predict(atoms.positions, atoms.numbers, atoms.cell.array, atoms.pbc)
 
     def predict_uncertainty(self, positions, numbers, cell, pbc) -> dict:
-        """The members' spread: ``atomic_energy_std`` (n_atoms, eV) and ``energy_std`` (eV/atom),
-        sample standard deviations over the members."""
+        """The members' spread: ``energy_std`` (eV/atom; calibrated, ``energy_std_scale`` times
+        ``energy_std_raw``, the sample standard deviation over the members) and
+        ``atomic_energy_std`` (n_atoms, eV; unscaled)."""
         preds = self.member_predictions(positions, numbers, cell, pbc)
         n_atoms = len(numbers)
         atomic = np.std([p["energies"] for p in preds], axis=0, ddof=1)
-        per_atom = np.std([p["energy"] / n_atoms for p in preds], ddof=1)
-        return {"atomic_energy_std": atomic, "energy_std": float(per_atom)}
+        per_atom = float(np.std([p["energy"] / n_atoms for p in preds], ddof=1))
+        return {"atomic_energy_std": atomic, "energy_std": self.energy_std_scale * per_atom, "energy_std_raw": per_atom}
 
     def check_elements(self, numbers) -> None:
         species_indices(numbers, self.elements)
@@ -112,6 +120,7 @@ class CommitteePotential:
             "reference_energies": self.reference_energies,
             "n_features": self.n_features,
             "n_nonzero": self.n_nonzero,
+            "energy_std_scale": self.energy_std_scale,
             "members": [m.to_dict() for m in self.members],
             "provenance": self.provenance,
         }
@@ -129,7 +138,9 @@ class CommitteePotential:
             raise PotentialFileError("invalid committee content (no list of members)", path)
         pots = [Potential.from_dict(m, f"{path} (member {k + 1})") for k, m in enumerate(members)]
         try:
-            committee = cls(pots, payload.get("provenance"))
+            committee = cls(pots, payload.get("provenance"), float(payload.get("energy_std_scale", 1.0)))
+        except (TypeError, ValueError) as exc:
+            raise PotentialFileError(f"invalid committee content ({type(exc).__name__}: {exc})", path) from None
         except LinpotInputError as exc:
             raise PotentialFileError(f"invalid committee: {exc.reason}", path) from None
         if committee.elements != payload.get("elements"):

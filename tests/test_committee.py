@@ -40,6 +40,12 @@ def test_committee_is_the_members_mean_and_their_spread():
     # sample standard deviation of two values: |x1 - x2| / sqrt(2)
     assert u["energy_std"] == pytest.approx(abs(pa["energy"] - pb["energy"]) / len(atoms) / np.sqrt(2), rel=1e-12)
     assert np.allclose(u["atomic_energy_std"], np.abs(pa["energies"] - pb["energies"]) / np.sqrt(2), rtol=1e-12)
+    scaled = CommitteePotential([a, b], energy_std_scale=2.5)
+    v = scaled.predict_uncertainty(atoms.positions, atoms.numbers, atoms.cell.array, atoms.pbc)
+    assert v["energy_std"] == pytest.approx(2.5 * u["energy_std"], rel=1e-14) and v["energy_std_raw"] == u["energy_std"]
+    for bad in (0.0, -1.0, float("nan")):
+        with pytest.raises(LinpotInputError, match="energy_std_scale"):
+            CommitteePotential([a, b], energy_std_scale=bad)
 
 
 def test_committee_forces_and_stress_are_derivatives_of_its_energy():
@@ -75,11 +81,11 @@ def test_committee_forces_and_stress_are_derivatives_of_its_energy():
 
 
 def test_committee_file_round_trip_and_refusals(tmp_path):
-    committee = CommitteePotential(two_members(), {"fit": {"method": "committee"}})
+    committee = CommitteePotential(two_members(), {"fit": {"method": "committee"}}, energy_std_scale=1.7)
     path = tmp_path / "committee.json"
     committee.save(path)
     loaded = Potential.load(path)
-    assert isinstance(loaded, CommitteePotential) and len(loaded.members) == 2
+    assert isinstance(loaded, CommitteePotential) and len(loaded.members) == 2 and loaded.energy_std_scale == 1.7
     atoms = triclinic_cell()
     a, b = committee.predict_atoms(atoms), loaded.predict_atoms(atoms)
     assert a["energy"] == b["energy"] and np.array_equal(a["forces"], b["forces"])
@@ -133,7 +139,7 @@ def test_committee_held_out_errors_equal_refits_without_each_fold(small_cu_commi
     parts = held_out_parts(train, config["fit"])
     assert sorted(np.concatenate(parts).tolist()) == list(range(len(train)))
     weights = [{"energy": 1000.0, "forces": 10.0, "stress": 1.0}, {"energy": 3000.0, "forces": 10.0, "stress": 1.0}]
-    err_e, err_f = [], []
+    err_e, err_f, spread = [], [], []
     for idx in parts:
         held = set(idx.tolist())
         predictions = []
@@ -154,10 +160,15 @@ def test_committee_held_out_errors_equal_refits_without_each_fold(small_cu_commi
         for j, k in enumerate(idx):
             s = train.atom_slice(k)
             err_e.append((np.mean([p[j]["energy"] for p in predictions]) - train.energy[k]) / (s.stop - s.start))
+            spread.append(np.std([p[j]["energy"] for p in predictions], ddof=1) / (s.stop - s.start))
             err_f.append(np.mean([p[j]["forces"] for p in predictions], axis=0) - train.forces[s])
     held_out = report["validation_curve"][0]
     assert held_out["energy_rmse"] == pytest.approx(np.sqrt(np.mean(np.square(err_e))), rel=1e-6)
     assert held_out["forces_rmse"] == pytest.approx(np.sqrt(np.mean(np.concatenate(err_f) ** 2)), rel=1e-6)
+    # the spread is calibrated to the held-out error: RMSE over the root mean square spread
+    scale = np.sqrt(np.mean(np.square(err_e))) / np.sqrt(np.mean(np.square(spread)))
+    assert report["energy_std_scale"] == pytest.approx(scale, rel=1e-6)
+    assert committee.energy_std_scale == report["energy_std_scale"] and abs(scale - 1.0) > 1e-3
     # the members' own pooled errors are reported beside the committee's, and differ from it
     assert len(held_out["members"]) == 2
     assert all(abs(m["energy_rmse"] - held_out["energy_rmse"]) > 1e-9 for m in held_out["members"])

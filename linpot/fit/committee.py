@@ -41,7 +41,9 @@ def committee_validation(members, fold_coefficients: list[list[np.ndarray]], tra
     ``fold_coefficients[m][k]``: member m fitted without part k. Returns ``(overall, by_type)``
     with ``energy_rmse`` (eV/atom), ``forces_rmse`` (eV/Å), ``stress_rmse`` (GPa); ``overall``
     also has ``members``, each member's own held-out RMSE pooled the same way (all held-out rows
-    together), to compare with the committee's like for like."""
+    together), to compare with the committee's like for like, and ``energy_std_rms``, the root
+    mean square over held-out structures of the members' spread (sample standard deviation) of
+    the energy per atom."""
     sse, count = {}, {}
 
     def add(key, q, err):
@@ -50,7 +52,7 @@ def committee_validation(members, fold_coefficients: list[list[np.ndarray]], tra
         sse[key][q] += float(np.sum(err**2))
         count[key][q] += int(err.size)
 
-    n_structures = {}
+    n_structures, spread = {}, []
     for k, idx in enumerate(parts):
         for s_index in idx:
             s = train.atom_slice(s_index)
@@ -60,6 +62,8 @@ def committee_validation(members, fold_coefficients: list[list[np.ndarray]], tra
             name = train.config_type[s_index]
             n_structures[name] = n_structures.get(name, 0) + 1
             n_atoms = s.stop - s.start
+            if train.has_energy[s_index]:
+                spread.append(np.std([p["energy"] / n_atoms for p in preds], ddof=1))
             keys = [(None, preds), (name, preds)] + [(("member", j), [p]) for j, p in enumerate(preds)]
             for key, group in keys:
                 if train.has_energy[s_index]:
@@ -74,7 +78,10 @@ def committee_validation(members, fold_coefficients: list[list[np.ndarray]], tra
                 for q in ("energy", "forces", "stress")} if key in sse else {}
 
     by_type = {name: {"n_structures": n, **rmse(name)} for name, n in sorted(n_structures.items())}
-    return {**rmse(None), "members": [rmse(("member", j)) for j in range(len(members))]}, by_type
+    overall = {**rmse(None), "members": [rmse(("member", j)) for j in range(len(members))]}
+    if spread:
+        overall["energy_std_rms"] = float(np.sqrt(np.mean(np.square(spread))))
+    return overall, by_type
 
 
 def fit_committee(train, config: dict, client=None):
@@ -112,7 +119,12 @@ def fit_committee(train, config: dict, client=None):
     provenance["fit"] = {"method": "committee", "members": len(members), "member_method": fit_cfg.get("method", "ridge"),
                          "seed": int(fit_cfg["seed"]),
                          **({"kfold": kfold} if kfold >= 2 else {"validation_fraction": float(fit_cfg["validation_fraction"])})}
-    committee = CommitteePotential(members, provenance)
+    scale = 1.0
+    if overall.get("energy_rmse") and overall.get("energy_std_rms"):
+        # the spread of members fitted without the held-out structures, scaled to their actual error
+        scale = overall["energy_rmse"] / overall["energy_std_rms"]
+        log.info("committee energy spread scaled by %.3g to match its held-out error", scale)
+    committee = CommitteePotential(members, provenance, energy_std_scale=scale)
     report = {
         "method": "committee", "chosen": {"members": len(members)}, "alpha": None,
         "validation_curve": [overall] if overall else [],
@@ -124,6 +136,7 @@ def fit_committee(train, config: dict, client=None):
         "n_validation": int(sum(len(p) for p in parts)), "kfold": kfold,
         "dask_workers": reports[0].get("dask_workers", 0),
         "warnings": [f"member {k}: {w}" for k, r in enumerate(reports, start=1) for w in r.get("warnings", [])],
+        "energy_std_scale": scale,
         "members": reports,
     }
     return committee, report
