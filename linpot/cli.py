@@ -77,9 +77,18 @@ def cmd_fit(args) -> int:
     from .structures import read_datasets
 
     config = load_config(args.config)
+    overrides = _overrides(args)
+    if config.get("committee"):
+        member_flags = [flag for flag, given in (("--descriptor", args.descriptor), ("--cutoff/--radial/--n-basis", "descriptor" in overrides),
+                                                  ("--degree", "model" in overrides),
+                                                  ("--energy/force/stress-weight", "weights" in overrides.get("fit", {})))
+                        if given]
+        if member_flags:
+            raise LinpotInputError(f"{', '.join(member_flags)} would not reach the members of a committee: set them in "
+                                   "its [[committee]] tables", args.config)
     if args.descriptor:
         config = apply_preset(config, args.descriptor)
-    config = merge(config, _overrides(args))
+    config = merge(config, overrides)
     if args.train:
         config["data"]["train"] = args.train
     if args.test is not None:

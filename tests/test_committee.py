@@ -210,3 +210,13 @@ def test_bayes_committee_is_refused(small_cu_committee, tmp_path, capsys):
     cfg, _ = small_cu_committee
     code = main(["fit", "--config", str(cfg), "--method", "bayes", "-o", str(tmp_path / "o.json")])
     assert_one_line_error(capsys, code, "bayes")
+
+
+@pytest.mark.parametrize("flags, fragment", [(["--cutoff", "4.0"], "--cutoff"), (["--n-basis", "3"], "--cutoff"),
+                                             (["--degree", "1"], "--degree"), (["--descriptor", "invariants-small"], "--descriptor"),
+                                             (["--energy-weight", "10"], "weight")])
+def test_member_settings_on_the_command_line_are_refused_for_committees(small_cu_committee, tmp_path, capsys, flags, fragment):
+    cfg, _ = small_cu_committee
+    code = main(["fit", "--config", str(cfg), "-o", str(tmp_path / "o.json"), *flags])
+    assert_one_line_error(capsys, code, str(cfg), fragment, "[[committee]]")
+    assert not (tmp_path / "o.json").exists()
