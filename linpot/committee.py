@@ -28,15 +28,12 @@ with the same canonical-JSON checksum as a single potential; each member keeps i
 
 from __future__ import annotations
 
-import hashlib
-import json
-
 import numpy as np
 
 from . import __version__
 from .descriptors import species_indices
 from .errors import LinpotInputError, PotentialFileError
-from .potential import UNITS, Potential, _canonical, atomic_write_text, check_envelope
+from .potential import UNITS, Potential, check_envelope, sealed, write_payload
 
 COMMITTEE_FORMAT = "linpot-committee"
 COMMITTEE_FORMAT_VERSION = 1
@@ -124,11 +121,10 @@ class CommitteePotential:
             "members": [m.to_dict() for m in self.members],
             "provenance": self.provenance,
         }
-        payload["checksum"] = "sha256:" + hashlib.sha256(_canonical(payload)).hexdigest()
-        return payload
+        return sealed(payload)
 
     def save(self, path) -> None:
-        atomic_write_text(path, json.dumps(self.to_dict(), indent=1, sort_keys=True, allow_nan=False) + "\n")
+        write_payload(path, self.to_dict())
 
     @classmethod
     def from_dict(cls, payload: dict, path: str = "<dict>") -> "CommitteePotential":

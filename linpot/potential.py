@@ -45,6 +45,22 @@ def _canonical(payload: dict) -> bytes:
     return json.dumps(payload, sort_keys=True, separators=(",", ":"), allow_nan=False).encode()
 
 
+def _checksum(body: dict) -> str:
+    """The ``checksum`` field of a file whose other fields are ``body``."""
+    return "sha256:" + hashlib.sha256(_canonical(body)).hexdigest()
+
+
+def sealed(payload: dict) -> dict:
+    """``payload`` with its ``checksum`` added (what :func:`check_envelope` verifies)."""
+    payload["checksum"] = _checksum(payload)
+    return payload
+
+
+def write_payload(path, payload: dict) -> None:
+    """Write a sealed payload as indented JSON, atomically (no partial file on failure)."""
+    atomic_write_text(path, json.dumps(payload, indent=1, sort_keys=True, allow_nan=False) + "\n")
+
+
 def atomic_write_text(path, text: str) -> None:
     """Write ``text`` to ``path`` through a temporary file and a rename: no partial file on failure."""
     atomic_write_bytes(path, text.encode("utf-8"))
@@ -78,7 +94,7 @@ def check_envelope(payload, fmt: str, version: int, what: str, path: str) -> Non
     if found != version:
         raise PotentialFileError(f"unsupported {what} format_version {found!r} (this linpot reads {version})", path)
     body = {k: v for k, v in payload.items() if k != "checksum"}
-    if payload.get("checksum") != "sha256:" + hashlib.sha256(_canonical(body)).hexdigest():
+    if payload.get("checksum") != _checksum(body):
         raise PotentialFileError("checksum mismatch: the file is corrupted or was edited", path)
 
 
@@ -186,11 +202,10 @@ class Potential:
         }
         if self.uncertainty is not None:
             payload["uncertainty"] = self._uncertainty_payload()
-        payload["checksum"] = "sha256:" + hashlib.sha256(_canonical(payload)).hexdigest()
-        return payload
+        return sealed(payload)
 
     def save(self, path) -> None:
-        atomic_write_text(path, json.dumps(self.to_dict(), indent=1, sort_keys=True, allow_nan=False) + "\n")
+        write_payload(path, self.to_dict())
 
     @classmethod
     def from_dict(cls, payload: dict, path: str = "<dict>") -> "Potential":
