@@ -37,7 +37,7 @@ METHODS = ("ridge", *SPARSE_METHODS, "bayes")
 
 __all__ = ["METHODS", "NormalEquations", "RidgePath", "RidgeRegression", "SparseRegression", "BayesianRegression",
            "ridge_solve", "fit_potential", "validation_split", "kfold_assignment", "select_and_fit",
-           "accumulate_normal_equations", "dask_client", "build_model", "peak_memory_mb"]
+           "accumulate_normal_equations", "dask_client", "build_model", "peak_memory_mb", "held_out_assignment"]
 
 
 def peak_memory_mb() -> float:
@@ -98,6 +98,18 @@ def _sum(equations: list[NormalEquations], n_cols: int) -> NormalEquations:
     return total
 
 
+def held_out_assignment(train, fit_cfg: dict) -> tuple[np.ndarray, int]:
+    """``(part, n_parts)``: the part of every training structure, 0..K-1 for ``kfold = K >= 2``
+    (each part held out in turn), else 0 (fit) or 1 (``validation_fraction`` held out)."""
+    kfold = int(fit_cfg.get("kfold", 0) or 0)
+    seed = int(fit_cfg["seed"])
+    if kfold >= 2:
+        if kfold > len(train):
+            raise LinpotInputError(f"kfold = {kfold} needs at least {kfold} training structures, got {len(train)}")
+        return kfold_assignment(train.config_type, kfold, seed), kfold
+    return validation_split(train.config_type, float(fit_cfg["validation_fraction"]), seed).astype(np.int64), 2
+
+
 def fit_potential(train, config: dict, client=None, fold_coefficients: list | None = None) -> tuple[Potential, dict]:
     """Fit a potential on ``train`` with ``config`` (see :mod:`linpot.config`); returns it and a report.
 
@@ -123,16 +135,11 @@ def fit_potential(train, config: dict, client=None, fold_coefficients: list | No
     type_index = np.array([types.index(t) for t in train.config_type], dtype=np.int64)
     kfold = int(fit_cfg.get("kfold", 0) or 0)
     seed = int(fit_cfg["seed"])
+    part, n_parts = held_out_assignment(train, fit_cfg)
     if kfold >= 2:
-        if kfold > len(train):
-            raise LinpotInputError(f"kfold = {kfold} needs at least {kfold} training structures, got {len(train)}")
-        part = kfold_assignment(train.config_type, kfold, seed)
-        n_parts = kfold
         log.info("model: %s, %d coefficients; %d-fold cross-validation by structure on %d structures",
                  model.kind, model.n_coefficients, kfold, len(train))
     else:
-        part = validation_split(train.config_type, float(fit_cfg["validation_fraction"]), seed).astype(np.int64)
-        n_parts = 2
         log.info("model: %s, %d coefficients; %d fit + %d validation structures",
                  model.kind, model.n_coefficients, int((part == 0).sum()), int((part == 1).sum()))
 

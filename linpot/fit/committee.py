@@ -19,20 +19,18 @@ from ..committee import CommitteePotential
 from ..config import committee_member_config
 from ..conventions import GPA
 from ..errors import LinpotInputError
-from .selection import kfold_assignment, validation_split
 
 log = logging.getLogger(__name__)
 
 
 def held_out_parts(train, fit_cfg: dict) -> list[np.ndarray]:
-    """Structure indices of each held-out part, in the order of the fold coefficients."""
-    kfold = int(fit_cfg.get("kfold", 0) or 0)
-    seed = int(fit_cfg["seed"])
-    if kfold >= 2:
-        part = kfold_assignment(train.config_type, kfold, seed)
-        return [np.nonzero(part == k)[0] for k in range(kfold)]
-    part = validation_split(train.config_type, float(fit_cfg["validation_fraction"]), seed)
-    return [np.nonzero(part)[0]]
+    """Structure indices of each held-out part, in the order of the fold coefficients: the
+    parts :func:`linpot.fit.held_out_assignment` gives every member's fit."""
+    from . import held_out_assignment
+
+    part, n_parts = held_out_assignment(train, fit_cfg)
+    held_out = range(n_parts) if int(fit_cfg.get("kfold", 0) or 0) >= 2 else [1]
+    return [np.nonzero(part == k)[0] for k in held_out]
 
 
 def committee_validation(members, fold_coefficients: list[list[np.ndarray]], train, parts) -> tuple[dict, dict]:
