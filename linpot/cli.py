@@ -189,13 +189,18 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
+def _model_summary(potential) -> dict:
+    """The model spec without the per-feature standardisation arrays (too long to show)."""
+    return {k: v for k, v in potential.model.spec().items() if k not in ("feature_mean", "feature_scale")}
+
+
 def cmd_info(args) -> int:
     from .potential import Potential
 
     potential = Potential.load(args.potential)
     if not isinstance(potential, Potential):  # a committee: its members' summaries
         info = {"path": args.potential, "elements": potential.elements, "cutoff": potential.cutoff,
-                "members": [{"model": {k: v for k, v in m.model.spec().items() if k not in ("feature_mean", "feature_scale")},
+                "members": [{"model": _model_summary(m),
                              "n_features": m.n_features, "n_nonzero": m.n_nonzero, "fit": m.provenance.get("fit")}
                             for m in potential.members],
                 "n_features": potential.n_features, "n_nonzero": potential.n_nonzero,
@@ -216,7 +221,7 @@ def cmd_info(args) -> int:
         "path": args.potential,
         "elements": potential.elements,
         "cutoff": potential.cutoff,
-        "model": {k: v for k, v in potential.model.spec().items() if k not in ("feature_mean", "feature_scale")},
+        "model": _model_summary(potential),
         "n_features": potential.n_features,
         "n_nonzero": potential.n_nonzero,
         "reference_energies": potential.reference_energies,
