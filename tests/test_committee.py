@@ -80,6 +80,29 @@ def test_committee_forces_and_stress_are_derivatives_of_its_energy():
     assert np.allclose(out["stress"], fd_stress, rtol=1e-5, atol=1e-8)
 
 
+def test_committee_is_invariant_under_rotation_reflection_translation_permutation_and_replication():
+    committee = CommitteePotential(two_members())
+    atoms = triclinic_cell()
+    ref = committee.predict_atoms(atoms)
+    rng = np.random.default_rng(7)
+    q, r = np.linalg.qr(rng.normal(size=(3, 3)))
+    q = q @ np.diag(np.sign(np.diag(r)))
+    for rot in (q, -q):  # a proper or improper rotation, and its reflection
+        moved = atoms.copy()
+        moved.set_cell(atoms.cell.array @ rot.T, scale_atoms=False)
+        moved.positions = atoms.positions @ rot.T + rng.normal(size=3)
+        out = committee.predict_atoms(moved)
+        assert out["energy"] == pytest.approx(ref["energy"], rel=1e-10)
+        assert np.allclose(out["forces"], ref["forces"] @ rot.T, atol=1e-9)
+    perm = rng.permutation(len(atoms))
+    out = committee.predict_atoms(atoms[perm])
+    assert out["energy"] == pytest.approx(ref["energy"], rel=1e-10)
+    assert np.allclose(out["forces"], ref["forces"][perm], atol=1e-10)
+    big = committee.predict_atoms(atoms.repeat((2, 1, 2)))
+    assert big["energy"] == pytest.approx(4 * ref["energy"], rel=1e-10)
+    assert np.allclose(big["stress"], ref["stress"], atol=1e-10)
+
+
 def test_committee_file_round_trip_and_refusals(tmp_path):
     committee = CommitteePotential(two_members(), {"fit": {"method": "committee"}}, energy_std_scale=1.7)
     path = tmp_path / "committee.json"
