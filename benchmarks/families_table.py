@@ -19,8 +19,8 @@ from pathlib import Path
 from docs_table import write_between_markers
 from mlearn_table import lennard_jones_reference, time_per_atom
 
-from linpot.metrics import error_table, predict_dataset
-from linpot.plots import cost_accuracy_plot
+from linpot.analysis.metrics import error_table, predict_dataset
+from linpot.analysis.plots import cost_accuracy_plot
 from linpot.potential import Potential
 from linpot.structures import read_datasets
 

@@ -22,13 +22,13 @@ import time
 from pathlib import Path
 
 import numpy as np
-
 from docs_table import write_between_markers
-from linpot.config import load_config
+
+from linpot.analysis.metrics import error_table, predict_dataset
+from linpot.analysis.plots import parity_plot
 from linpot.fit import fit_potential
 from linpot.fit.committee import fit_committee
-from linpot.metrics import error_table, predict_dataset
-from linpot.plots import parity_plot
+from linpot.fit.config import load_config
 from linpot.structures import read_datasets
 
 REPO = Path(__file__).resolve().parents[1]
@@ -105,7 +105,8 @@ def run_element(element: str, recipe_name: str) -> dict:
 
 
 def table(rows, peers: bool) -> str:
-    fmt = lambda v, spec: "-" if v is None else format(v, spec)
+    def fmt(v, spec):
+        return "-" if v is None else format(v, spec)
     head = ("| element | coefficients | train structures (atoms) | fit time (s) | E RMSE (meV/atom) | E MAE | F RMSE (eV/Å) | "
             "F MAE | stress RMSE (GPa) | evaluation (µs/atom) | ratio to ASE LJ |")
     if peers:

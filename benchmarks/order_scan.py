@@ -16,9 +16,10 @@ import time
 from pathlib import Path
 
 from docs_table import write_between_markers
-from linpot.config import load_config, merge
+
+from linpot.analysis.metrics import error_table, predict_dataset
 from linpot.fit import fit_potential
-from linpot.metrics import error_table, predict_dataset
+from linpot.fit.config import load_config, merge
 from linpot.structures import read_datasets
 
 REPO = Path(__file__).resolve().parents[1]

@@ -14,15 +14,15 @@ docs/benchmarks.md.
 from __future__ import annotations
 
 import argparse
+import platform
 import re
 import time
-import platform
 from pathlib import Path
 
 import ase.io
 import numpy as np
-
 from docs_table import write_between_markers
+
 from linpot.potential import Potential
 
 REPO = Path(__file__).resolve().parents[1]

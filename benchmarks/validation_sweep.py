@@ -3,7 +3,8 @@
     python benchmarks/validation_sweep.py data/mlearn/Cu/train.xyz --grid benchmarks/grids/invariants.toml
 
 The training structures are split once (10 % of each config_type, seeded) into fit and
-validation parts, or with ``--kfold K`` into K folds (each held out in turn, errors pooled); for each descriptor in the grid the normal equations of both parts are
+validation parts, or with ``--kfold K`` into K folds (each held out in turn, errors pooled); for
+each descriptor in the grid the normal equations of both parts are
 accumulated once, then every weight setting is solved (ridge strength chosen on the validation
 loss, as `linpot fit` does) and its validation RMSEs are printed. The test split is never read.
 """
@@ -18,7 +19,6 @@ import time
 
 import numpy as np
 
-from linpot.config import load_config, merge
 from linpot.fit import (
     NormalEquations,
     RidgeRegression,
@@ -29,6 +29,7 @@ from linpot.fit import (
     select_and_fit,
     validation_split,
 )
+from linpot.fit.config import load_config, merge
 from linpot.structures import read_datasets
 
 if sys.version_info >= (3, 11):
@@ -42,7 +43,8 @@ def main():
     parser.add_argument("train", nargs="+")
     parser.add_argument("--grid", required=True, help="TOML with [[descriptor]] tables and weights = [[wE, wF, wS], ...]")
     parser.add_argument("--kfold", type=int, default=0, help="k-fold cross-validation by structure instead of one 10 %% split")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the split or fold assignment (repeat with others to see the selection noise)")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seed of the split or fold assignment (repeat with others to see the selection noise)")
     args = parser.parse_args()
     with open(args.grid, "rb") as fh:
         grid = tomllib.load(fh)
@@ -82,7 +84,8 @@ def main():
             label, _, curve, _ = select_and_fit(ridge, folds, folds[0][0],
                                                 {"energy": w_e, "forces": w_f, "stress": w_s})
             best = min(curve, key=lambda c: c["loss"])
-            fmt = lambda v, scale, spec: "-" if v is None else format(v * scale, spec)
+            def fmt(v, scale, spec):
+                return "-" if v is None else format(v * scale, spec)
             print(f"{entry['name']:<14} coef={model.n_coefficients:<5} design={seconds:6.1f}s w=({w_e:g},{w_f:g},{w_s:g}) "
                   f"types={json.dumps(type_weights, separators=(',', ':'))} "
                   f"alpha={label['alpha']:.0e} val E={fmt(best['energy_rmse'], 1000, '.3f')} "

@@ -4,13 +4,15 @@ Pipeline: structures -> neighbours -> descriptors -> models (design matrix) -> f
 -> calculator / evaluator.
 """
 
-__version__ = "0.1.0"
+from .version import __version__
+
+__all__ = ["Calculator", "Potential", "__version__"]
 
 
 def __getattr__(name):
     # Lazy, so that `import linpot` stays light (no numba compile) for the CLI's --help.
     if name == "Calculator":
-        from .calculator import Calculator
+        from .interfaces.calculator import Calculator
         return Calculator
     if name == "Potential":
         from .potential import Potential

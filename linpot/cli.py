@@ -15,8 +15,8 @@ import sys
 import time
 from pathlib import Path
 
-from . import __version__
 from .errors import LinpotInputError
+from .version import __version__
 
 log = logging.getLogger("linpot")
 
@@ -70,16 +70,17 @@ def _write_stdout(text: str) -> None:
 
 
 def cmd_fit(args) -> int:
-    from .config import apply_preset, load_config, merge
+    from .analysis.metrics import error_table, format_error_table, format_fit_summary, predict_dataset
     from .fit import dask_client, fit_potential, peak_memory_mb
-    from .metrics import error_table, format_error_table, format_fit_summary, predict_dataset
-    from .potential import atomic_write_text
+    from .fit.config import apply_preset, load_config, merge
+    from .io import atomic_write_text
     from .structures import read_datasets
 
     config = load_config(args.config)
     overrides = _overrides(args)
     if config.get("committee"):
-        member_flags = [flag for flag, given in (("--descriptor", args.descriptor), ("--cutoff/--radial/--n-basis", "descriptor" in overrides),
+        member_flags = [flag for flag, given in (("--descriptor", args.descriptor),
+                                                  ("--cutoff/--radial/--n-basis", "descriptor" in overrides),
                                                   ("--degree", "model" in overrides),
                                                   ("--energy/force/stress-weight", "weights" in overrides.get("fit", {})))
                         if given]
@@ -144,7 +145,7 @@ def cmd_fit(args) -> int:
         _write_stdout(format_error_table(tables[name], f"{name} errors ({', '.join(sorted(set(p for p, _ in ds.origin)))})"))
     eval_s = time.perf_counter() - t0
     if args.parity:
-        from .plots import parity_plot
+        from .analysis.plots import parity_plot
 
         name = "test" if test is not None else "train"
         parity_plot(test if test is not None else train, predictions[name], args.parity,
@@ -166,7 +167,7 @@ def cmd_fit(args) -> int:
 
 
 def cmd_evaluate(args) -> int:
-    from .metrics import error_table, format_error_table, predict_dataset
+    from .analysis.metrics import error_table, format_error_table, predict_dataset
     from .potential import Potential
     from .structures import read_datasets
 
@@ -175,7 +176,7 @@ def cmd_evaluate(args) -> int:
     pred = predict_dataset(potential, ds)
     table = error_table(ds, pred)
     if args.uncertainty:
-        from .metrics import uncertainty_table
+        from .analysis.metrics import uncertainty_table
 
         table["uncertainty"] = uncertainty_table(potential, ds, pred)
     if args.json:
@@ -183,7 +184,7 @@ def cmd_evaluate(args) -> int:
     else:
         _write_stdout(format_error_table(table, f"errors of {args.potential} on {', '.join(args.files)}"))
         if args.uncertainty:
-            from .metrics import format_uncertainty_table
+            from .analysis.metrics import format_uncertainty_table
 
             _write_stdout(format_uncertainty_table(table["uncertainty"]))
     return 0
@@ -252,7 +253,7 @@ def cmd_info(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from .export import export_potential
+    from .interfaces.export import export_potential
     from .potential import Potential
 
     if not args.output and not args.lammps:
@@ -269,7 +270,7 @@ def cmd_export(args) -> int:
         raise LinpotInputError("export writes single potentials; this file is a committee (export its members "
                                "one by one, or run it with linpot.Calculator)", args.potential)
     if args.lammps:
-        from .snap_files import lammps_pair_commands, write_lammps_snap
+        from .interfaces.snap_files import lammps_pair_commands, write_lammps_snap
 
         _check_output_path(args.lammps + ".snapcoeff")
         for path in write_lammps_snap(potential, args.lammps):
@@ -285,9 +286,9 @@ def cmd_export(args) -> int:
 def cmd_md(args) -> int:
     import ase.io
 
-    from .calculator import Calculator
-    from .md import run_md
-    from .potential import atomic_write_text
+    from .interfaces.calculator import Calculator
+    from .interfaces.md import run_md
+    from .io import atomic_write_text
 
     try:
         atoms = ase.io.read(args.structure, index=args.index)
@@ -323,8 +324,8 @@ def cmd_md(args) -> int:
 
 
 def cmd_lammps(args) -> int:
-    from .calculator import Calculator
-    from .lammps_external import run_lammps_script
+    from .interfaces.calculator import Calculator
+    from .interfaces.lammps_external import run_lammps_script
 
     calculator = Calculator(args.potential)
     elements = args.elements or calculator.potential.elements
@@ -338,9 +339,8 @@ def cmd_lammps(args) -> int:
 
 
 def cmd_presets(args) -> int:
-    from .config import load_preset, preset_names
-
     from .fit import build_model
+    from .fit.config import load_preset, preset_names
 
     for name in preset_names():
         preset = load_preset(name)

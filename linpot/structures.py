@@ -94,12 +94,13 @@ class Dataset:
         path, index = self.origin[k]
         return f"{path}: structure {index}"
 
-    def subset(self, indices) -> "Dataset":
+    def subset(self, indices) -> Dataset:
         """A new dataset of the structures ``indices`` (in that order)."""
         indices = np.asarray(indices, dtype=int)
         slices = [self.atom_slice(k) for k in indices]
         counts = np.array([s.stop - s.start for s in slices], dtype=np.int64)
-        cat = (lambda a: np.concatenate([a[s] for s in slices]) if len(slices) else a[:0])
+        def cat(a):
+            return (np.concatenate([a[s] for s in slices]) if len(slices) else a[:0])
         return Dataset(
             numbers=cat(self.numbers),
             positions=cat(self.positions),
@@ -118,7 +119,7 @@ class Dataset:
         )
 
     @staticmethod
-    def concatenate(parts: list["Dataset"]) -> "Dataset":
+    def concatenate(parts: list[Dataset]) -> Dataset:
         parts = [p for p in parts if len(p)]
         if not parts:
             return Dataset.from_atoms([])
@@ -148,7 +149,7 @@ class Dataset:
         )
 
     @staticmethod
-    def from_atoms(frames: list[Atoms], path: str = "<memory>", validate: bool = True) -> "Dataset":
+    def from_atoms(frames: list[Atoms], path: str = "<memory>", validate: bool = True) -> Dataset:
         """Build a dataset from ``ase.Atoms`` objects carrying labels (calculator results or info/arrays)."""
         n = len(frames)
         counts = np.array([len(a) for a in frames], dtype=np.int64)

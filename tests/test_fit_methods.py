@@ -6,9 +6,9 @@ import json
 
 import numpy as np
 import pytest
+from test_cli import FAST, small_cu  # noqa: F401  (fixture)
 
 from linpot.cli import main
-from linpot.config import load_config, merge
 from linpot.fit import (
     BayesianRegression,
     NormalEquations,
@@ -20,10 +20,9 @@ from linpot.fit import (
     kfold_assignment,
     select_and_fit,
 )
+from linpot.fit.config import load_config, merge
 from linpot.potential import Potential
 from linpot.structures import read_datasets
-
-from test_cli import FAST, small_cu  # noqa: F401  (fixture)
 
 WEIGHTS = {"energy": 1.0, "forces": 0.0, "stress": 0.0}
 

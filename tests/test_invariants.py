@@ -5,6 +5,7 @@ table regenerates."""
 
 import numpy as np
 import pytest
+from reference import trivial_multiplicity
 from sympy.physics.wigner import clebsch_gordan as sympy_cg
 from sympy.physics.wigner import wigner_3j
 
@@ -21,8 +22,6 @@ from linpot.descriptors.coupling import (
 )
 from linpot.descriptors.invariants import coupling_type
 from linpot.kernels.spherical_harmonics import real_spherical_harmonics
-
-from reference import trivial_multiplicity
 
 
 def random_rotation(rng):

@@ -9,7 +9,7 @@ import pytest
 from ase import Atoms
 
 import linpot
-from linpot.lammps_external import attach_potential, lammps_cell
+from linpot.interfaces.lammps_external import attach_potential, lammps_cell
 
 POT = Path(__file__).resolve().parents[1] / "fits" / "mlearn-Cu-pair.json"
 BAR = 1e-4  # GPa

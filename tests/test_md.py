@@ -10,7 +10,7 @@ from ase.build import bulk
 
 import linpot
 from linpot.cli import main
-from linpot.md import run_md
+from linpot.interfaces.md import run_md
 
 POT = Path(__file__).resolve().parents[1] / "fits" / "mlearn-Cu-pair.json"
 

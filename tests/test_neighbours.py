@@ -2,11 +2,10 @@ import numpy as np
 import pytest
 from ase.geometry import complete_cell
 from ase.neighborlist import primitive_neighbor_list
-
-from linpot.neighbours import neighbour_list
-
 from conftest import distorted_fcc, small_cell, triclinic_cell
 from reference import brute_force_pairs
+
+from linpot.neighbours import neighbour_list
 
 
 def ours(positions, cell, pbc, cutoff):

@@ -6,14 +6,12 @@ and the pair kernels against their slow twins."""
 import numpy as np
 import pytest
 from ase import Atoms
-
-from linpot.descriptors import PairDescriptor
-from linpot.potential import Potential
-from linpot.kernels.polynomial import polynomial_features
-
 from conftest import STRUCTURES, binary_cell, make_model
 from reference import chebyshev_basis, gaussian_basis, pair_features, polynomial_energy
 
+from linpot.descriptors import PairDescriptor
+from linpot.kernels.polynomial import polynomial_features
+from linpot.potential import Potential
 
 #: Which evaluation the physics tests exercise: the model's own (generic reverse mode) or the
 #: compiled evaluator (merged monomials; what linpot.Calculator and exported evaluators run).
@@ -116,7 +114,8 @@ def test_rotation_reflection_translation_invariance(name, proper, family):
     out = predict(model, c, moved)
     assert abs(out["energy"] - ref["energy"]) < 1e-10 * max(1.0, abs(ref["energy"]))
     np.testing.assert_allclose(out["forces"], ref["forces"] @ R.T, atol=1e-10)
-    sigma = lambda v: np.array([[v[0], v[5], v[4]], [v[5], v[1], v[3]], [v[4], v[3], v[2]]])
+    def sigma(v):
+        return np.array([[v[0], v[5], v[4]], [v[5], v[1], v[3]], [v[4], v[3], v[2]]])
     np.testing.assert_allclose(sigma(out["stress"]), R @ sigma(ref["stress"]) @ R.T, atol=1e-12)
 
 
@@ -177,9 +176,11 @@ def test_descriptor_matches_brute_force(radial_kind):
     d = PairDescriptor(["Al", "Ni"], cutoff=5.0, radial={"kind": radial_kind, "n_basis": 5})
     out = d.compute(atoms.positions, atoms.numbers, atoms.cell.array, atoms.pbc)
     if radial_kind == "chebyshev":
-        basis = lambda r: chebyshev_basis(r, 5, 0.0, 5.0)
+        def basis(r):
+            return chebyshev_basis(r, 5, 0.0, 5.0)
     else:
-        basis = lambda r: gaussian_basis(r, d.radial.centres, d.radial.width, 5.0)
+        def basis(r):
+            return gaussian_basis(r, d.radial.centres, d.radial.width, 5.0)
     np.testing.assert_allclose(out.G, pair_features(atoms, ["Al", "Ni"], basis, 5.0), rtol=1e-11, atol=1e-12)
 
 

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from linpot.plots import cost_accuracy_plot, pareto_front
+from linpot.analysis.plots import cost_accuracy_plot, pareto_front
 
 
 def test_pareto_front_keeps_exactly_the_non_dominated_points():

@@ -4,12 +4,11 @@ import json
 
 import numpy as np
 import pytest
+from conftest import binary_cell, distorted_fcc, make_model, triclinic_cell
 
 import linpot
 from linpot.errors import PotentialFileError
 from linpot.potential import Potential
-
-from conftest import binary_cell, distorted_fcc, make_model, triclinic_cell
 
 
 @pytest.fixture

@@ -1,9 +1,8 @@
 import numpy as np
 import pytest
-
-from linpot.radial_basis import RadialBasis
-
 from reference import chebyshev_basis, gaussian_basis
+
+from linpot.descriptors.radial_basis import RadialBasis
 
 
 @pytest.mark.parametrize("kind", ["chebyshev", "gaussian"])

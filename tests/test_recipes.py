@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from linpot.committee import CommitteePotential
-from linpot.config import committee_member_config, load_config, load_preset, preset_names
 from linpot.fit import build_model
+from linpot.fit.config import committee_member_config, load_config, load_preset, preset_names
 from linpot.potential import Potential
+from linpot.potential.committee import CommitteePotential
 from linpot.structures import read_structures
 
 REPO = Path(__file__).resolve().parents[1]

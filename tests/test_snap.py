@@ -13,10 +13,10 @@ from ase import Atoms
 import linpot
 from linpot.cli import main
 from linpot.descriptors.snap import SnapDescriptor, bispectrum_triples
-from linpot.lammps_external import lammps_cell
+from linpot.interfaces.lammps_external import lammps_cell
+from linpot.interfaces.snap_files import lammps_pair_commands, write_lammps_snap
 from linpot.models import PolynomialModel
 from linpot.potential import Potential
-from linpot.snap_files import lammps_pair_commands, write_lammps_snap
 
 
 def test_triple_count_matches_lammps_ncoeff():

@@ -4,11 +4,10 @@ import ase.io
 import numpy as np
 import pytest
 from ase.calculators.singlepoint import SinglePointCalculator
+from conftest import binary_cell, distorted_fcc, triclinic_cell
 
 from linpot.errors import LinpotInputError
 from linpot.structures import Dataset, read_datasets, read_structures
-
-from conftest import binary_cell, distorted_fcc, triclinic_cell
 
 
 def with_labels(atoms, energy=None, forces=None, stress=None, config_type=None):

@@ -30,5 +30,6 @@ def descriptor_from_spec(spec: dict):
     return DESCRIPTOR_KINDS[kind].from_spec(spec)
 
 
-__all__ = ["AngularFourierDescriptor", "DescriptorResult", "InvariantDescriptor", "MomentTensorDescriptor", "PairDescriptor", "SnapDescriptor", "SymmetryFunctionDescriptor", "descriptor_from_spec",
+__all__ = ["AngularFourierDescriptor", "DescriptorResult", "InvariantDescriptor", "MomentTensorDescriptor", "PairDescriptor",
+           "SnapDescriptor", "SymmetryFunctionDescriptor", "descriptor_from_spec",
            "species_indices"]

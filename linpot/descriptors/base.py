@@ -9,7 +9,7 @@ from ase.data import atomic_numbers, chemical_symbols
 
 from ..errors import LinpotInputError
 from ..neighbours import NeighbourList, neighbour_list
-from ..radial_basis import RadialBasis
+from .radial_basis import RadialBasis
 
 
 @dataclass
@@ -117,7 +117,7 @@ class RadialDescriptor(Descriptor):
             raise LinpotInputError(f"unknown {cls.kind} descriptor option(s): {', '.join(sorted(unknown))}")
         return cls(**spec)
 
-    def harmonic_expansion_inputs(self, positions, numbers, cell, pbc, l_max: int) -> "ExpansionInputs":
+    def harmonic_expansion_inputs(self, positions, numbers, cell, pbc, l_max: int) -> ExpansionInputs:
         """Neighbours with ``f_n``, ``f_n'``, real harmonics to ``l_max`` and their gradients, unit
         vectors, and ``pair_start`` (atom i owns pairs ``pair_start[i]:pair_start[i+1]``)."""
         from ..kernels.spherical_harmonics import real_spherical_harmonics
@@ -150,7 +150,7 @@ class HarmonicExpansionDescriptor(RadialDescriptor):
     def _tables(self) -> tuple:
         raise NotImplementedError
 
-    def _expansion_inputs(self, positions, numbers, cell, pbc) -> "ExpansionInputs":
+    def _expansion_inputs(self, positions, numbers, cell, pbc) -> ExpansionInputs:
         return self.harmonic_expansion_inputs(positions, numbers, cell, pbc, self.l_max)
 
     def compute(self, positions, numbers, cell, pbc) -> DescriptorResult:
@@ -165,7 +165,7 @@ class HarmonicExpansionDescriptor(RadialDescriptor):
                                       *self._tables())
         return G, c
 
-    def backward(self, c: "ExpansionInputs", dEdG):
+    def backward(self, c: ExpansionInputs, dEdG):
         return self._backward_kernel(c.pair_start, c.pairs.j, c.species[c.pairs.j], c.pairs.vectors, c.f, c.df,
                                            c.Y, c.dY, c.unit, len(self.elements), *self._tables(),
                                            np.ascontiguousarray(dEdG))

@@ -33,7 +33,7 @@ import itertools
 import json
 import math
 from fractions import Fraction
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -69,7 +69,7 @@ def _clebsch_gordan_exact(l1, m1, l2, m2, L, M) -> float:
     return sign * math.sqrt(pre * total * total)
 
 
-@lru_cache(maxsize=None)
+@cache
 def clebsch_gordan(l1: int, l2: int, L: int) -> np.ndarray:
     """Dense ``C[m1 + l1, m2 + l2, M + L] = <l1 m1 l2 m2 | L M>`` (complex basis, real values)."""
     C = np.zeros((2 * l1 + 1, 2 * l2 + 1, 2 * L + 1))
@@ -246,7 +246,7 @@ def generate_tables(reach: dict | None = None, tolerance: float = TOLERANCE) -> 
 
 
 def write_tables(path, table: dict) -> None:
-    from ..potential import atomic_write_text
+    from ..io import atomic_write_text
 
     # One multiset per line: readable diffs when the table is regenerated.
     lines = ["{"]

@@ -16,7 +16,7 @@ Spec: ``orders = [[p, n_max, l_max], ...]`` (e.g. ``[[1, 10, 0], [2, 8, 6], [3, 
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from itertools import combinations_with_replacement
 
 import numpy as np
@@ -29,7 +29,7 @@ from .coupling import invariant_tensors, multisets, select_invariants, table_sel
 MAX_ORDER = 6
 
 
-@lru_cache(maxsize=None)
+@cache
 def coupling_type(ls: tuple) -> list[tuple[np.ndarray, np.ndarray]]:
     """Sparse coupling tensors of the multiset ``ls``: for each invariant, (lm indices per entry, coefficients)."""
     out = []
@@ -59,7 +59,7 @@ def mixed_multisets(order: int, n_max: int, l_max: int):
         yield ls, ns, tuple(pattern)
 
 
-@lru_cache(maxsize=None)
+@cache
 def mixed_coupling_type(ls: tuple, pattern: tuple) -> list[tuple[np.ndarray, np.ndarray]]:
     """Sparse coupling tensors of ``ls`` when factors with equal l and equal ``pattern`` label are
     the same vector and the others independent (mixed radial indices)."""

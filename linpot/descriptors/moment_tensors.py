@@ -28,7 +28,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 
@@ -121,14 +121,14 @@ def _component_values(vectors, species, f, components):
     u = vectors / np.linalg.norm(vectors, axis=1)[:, None]
     monomial = {}
     out = np.empty(len(components))
-    for c, ((s, mu), nu, ix) in enumerate(components):
+    for c, ((s, mu), _nu, ix) in enumerate(components):
         if ix not in monomial:
             monomial[ix] = np.prod(u[:, list(ix)], axis=1) if ix else np.ones(len(u))
         out[c] = float(np.sum(f[:, mu] * (species == s) * monomial[ix]))
     return out
 
 
-@lru_cache(maxsize=None)
+@cache
 def moment_tensor_basis(n_mu: int, nu_max: int, level_max: int, max_factors: int, n_species: int = 1, mu_weight: int = 4,
                         seed: int = 0):
     """Components ``[((s, mu), nu, indices)]`` and the independent basis functions

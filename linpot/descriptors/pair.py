@@ -1,7 +1,7 @@
 """Pair (radial) descriptor: the radial density of each neighbour element around an atom.
 
 ``G_i[s, n] = sum_{j: |r_ij| < r_cut, element(j) = s} f_n(|r_ij|)`` with ``f_n`` a radial basis
-(:mod:`linpot.radial_basis`). A linear model on G is a pair potential; a polynomial model on G
+(:mod:`linpot.descriptors.radial_basis`). A linear model on G is a pair potential; a polynomial model on G
 is an embedded-atom-like many-body model.
 """
 

@@ -1,6 +1,6 @@
 """SNAP: the bispectrum descriptor of LAMMPS's ``pair_style snap`` (and ``compute sna/atom``),
 identical in its parameters and conventions, so that a linpot SNAP fit runs natively in LAMMPS
-(:mod:`linpot.snap_files` writes ``.snapcoeff``/``.snapparam`` and ML-IAP files).
+(:mod:`linpot.interfaces.snap_files` writes ``.snapcoeff``/``.snapparam`` and ML-IAP files).
 
 Parameters (LAMMPS's names): ``twojmax`` (band limit, 2J), ``rcutfac`` (pair cutoff
 ``rcutfac (R_i + R_j)``), ``radii`` and ``weights`` per element (``radelem``, ``wj``), ``rfac0``,
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from fractions import Fraction
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 
@@ -32,7 +32,8 @@ def clebsch_gordan_doubled(tj1: int, tm1: int, tj2: int, tm2: int, tj: int, tm: 
     if abs(tm1) > tj1 or abs(tm2) > tj2 or abs(tm) > tj or (tj1 + tm1) % 2 or (tj2 + tm2) % 2 or (tj + tm) % 2:
         return 0.0
     f = math.factorial
-    h = lambda v: v // 2  # all combinations below are even
+    def h(v):
+        return v // 2  # all combinations below are even
     pre = Fraction((tj + 1) * f(h(tj1 + tj2 - tj)) * f(h(tj1 - tj2 + tj)) * f(h(-tj1 + tj2 + tj)), f(h(tj1 + tj2 + tj) + 1))
     pre *= f(h(tj1 + tm1)) * f(h(tj1 - tm1)) * f(h(tj2 + tm2)) * f(h(tj2 - tm2)) * f(h(tj + tm)) * f(h(tj - tm))
     total = Fraction(0)
@@ -59,7 +60,7 @@ def bispectrum_triples(twojmax: int) -> list[tuple[int, int, int]]:
     return out
 
 
-@lru_cache(maxsize=None)
+@cache
 def snap_tables(twojmax: int):
     """Offsets ``ub``, ``sqrt(p/q)`` table, triples, Clebsch-Gordan blocks and their offsets, ``n_u``."""
     ub = np.zeros(twojmax + 2, dtype=np.int64)

@@ -35,7 +35,7 @@ class BayesianRegression:
         self.max_iter = int(max_iter)
         self.tol = float(tol)
 
-    def fit_equations(self, A, b, yy, n_rows: int) -> "BayesianRegression":
+    def fit_equations(self, A, b, yy, n_rows: int) -> BayesianRegression:
         """One noise precision for all rows (labelled ``weighted``): MacKay's fixed point on the
         reduced problem ``S = U diag(lam) U^T`` (constants eliminated, flat prior on them),
 
@@ -49,7 +49,7 @@ class BayesianRegression:
         Ur = U.T @ problem.r
         n_eff = n_rows - len(problem.u)
         alpha, beta = 1.0, max(n_eff, 1) / max(problem.yy, 1e-300)
-        for it in range(self.max_iter):
+        for it in range(self.max_iter):  # noqa: B007 (the count is read after the loop)
             m = beta * Ur / (beta * lam + alpha)
             gamma = float(np.sum(beta * lam / (beta * lam + alpha)))
             residual = max(problem.yy - 2.0 * float(m @ Ur) + float(m @ (lam * m)), 1e-300)
@@ -70,7 +70,7 @@ class BayesianRegression:
         self.noise_variance_ = {"weighted": 1.0 / beta}
         return self
 
-    def fit(self, total, weights: dict) -> "BayesianRegression":
+    def fit(self, total, weights: dict) -> BayesianRegression:
         """Fit on :class:`~linpot.fit.normal_equations.NormalEquations` with loss weights.
 
         The coefficients and their covariance come from the evidence maximisation on the

@@ -15,10 +15,10 @@ import time
 
 import numpy as np
 
-from ..committee import CommitteePotential
-from ..config import committee_member_config
 from ..conventions import GPA
 from ..errors import LinpotInputError
+from ..potential.committee import CommitteePotential
+from .config import committee_member_config
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 def held_out_parts(train, fit_cfg: dict) -> list[np.ndarray]:
     """Structure indices of each held-out part, in the order of the fold coefficients: the
     parts :func:`linpot.fit.held_out_assignment` gives every member's fit."""
-    from . import held_out_assignment
+    from .pipeline import held_out_assignment
 
     part, n_parts = held_out_assignment(train, fit_cfg)
     held_out = range(n_parts) if int(fit_cfg.get("kfold", 0) or 0) >= 2 else [1]
@@ -84,9 +84,9 @@ def committee_validation(members, fold_coefficients: list[list[np.ndarray]], tra
 
 def fit_committee(train, config: dict, client=None):
     """Fit every ``[[committee]]`` member of ``config`` on ``train``; returns the
-    :class:`~linpot.committee.CommitteePotential` and a report whose held-out errors are the
+    :class:`~linpot.potential.CommitteePotential` and a report whose held-out errors are the
     committee mean's, with each member's own report under ``members``."""
-    from . import fit_potential, peak_memory_mb
+    from .pipeline import fit_potential, peak_memory_mb
 
     fit_cfg = config["fit"]
     if fit_cfg.get("method", "ridge") == "bayes":

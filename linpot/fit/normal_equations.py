@@ -51,10 +51,10 @@ class NormalEquations:
             self.add_rows("stress", rows.stress / GPA, np.asarray(stress) / GPA, weight)
         self.n_structures += 1
 
-    def __iadd__(self, other: "NormalEquations") -> "NormalEquations":
+    def __iadd__(self, other: NormalEquations) -> NormalEquations:
         return self.add_scaled(other, 1.0)
 
-    def add_scaled(self, other: "NormalEquations", weight: float) -> "NormalEquations":
+    def add_scaled(self, other: NormalEquations, weight: float) -> NormalEquations:
         """Add ``weight`` times ``other`` (a config_type weight squared, applied after accumulation)."""
         for q in QUANTITIES:
             self.A[q] += weight * other.A[q]

@@ -114,7 +114,7 @@ class PolynomialModel:
         return out
 
     @classmethod
-    def from_spec(cls, spec: dict) -> "PolynomialModel":
+    def from_spec(cls, spec: dict) -> PolynomialModel:
         unknown = set(spec) - {"kind", "degree", "descriptor", "feature_mean", "feature_scale", "product_orders"}
         if unknown:
             raise LinpotInputError(f"unknown model option(s): {', '.join(sorted(unknown))}")

@@ -8,8 +8,8 @@ import io
 
 import numpy as np
 
-from .errors import LinpotInputError
-from .potential import atomic_write_bytes
+from ..errors import LinpotInputError
+from ..io import atomic_write_bytes
 
 
 def _pyplot():

@@ -4,7 +4,7 @@ LAMMPS integrates, thermostats, dumps and computes; at every force evaluation it
 Python, where the linpot evaluator (``linpot.Calculator`` or an exported module's ``Calculator``)
 returns forces, energy and virial::
 
-    from linpot.lammps_external import start_lammps, attach_potential
+    from linpot.interfaces.lammps_external import start_lammps, attach_potential
     lmp = start_lammps()
     lmp.commands_string('''
         units metal
@@ -37,7 +37,7 @@ import sys
 import numpy as np
 from ase import Atoms
 
-from .errors import LinpotInputError
+from ..errors import LinpotInputError
 
 
 def _preload_mpi() -> None:

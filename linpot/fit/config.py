@@ -1,7 +1,7 @@
 """Fit configuration: TOML files merged over built-in defaults.
 
 A recipe looks like (``preset = "NAME"`` takes the descriptor and model of a preset in
-``linpot/presets/``; sections given in the recipe then refine it)::
+``linpot/fit/presets/``; sections given in the recipe then refine it)::
 
     preset = "pair"
 
@@ -39,7 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import LinpotInputError
+from ..errors import LinpotInputError
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -76,7 +76,7 @@ def preset_names() -> list[str]:
 
 
 def load_preset(name: str) -> dict:
-    """The ``[descriptor]`` and ``[model]`` sections of the named preset (``linpot/presets/NAME.toml``)."""
+    """The ``[descriptor]`` and ``[model]`` sections of the named preset (``linpot/fit/presets/NAME.toml``)."""
     path = PRESET_DIR / f"{name}.toml"
     if not path.is_file():
         raise LinpotInputError(f"unknown descriptor preset {name!r} (known: {', '.join(preset_names())})")

@@ -14,8 +14,8 @@ import warnings
 import numpy as np
 from ase import units
 
-from .conventions import GPA
-from .errors import LinpotInputError
+from ..conventions import GPA
+from ..errors import LinpotInputError
 
 log = logging.getLogger(__name__)
 

@@ -30,15 +30,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import __version__
-from .descriptors import species_indices
-from .errors import LinpotInputError, PotentialFileError
-from .potential import UNITS, Potential, check_envelope, sealed, write_payload
+from ..descriptors import species_indices
+from ..errors import LinpotInputError, PotentialFileError
+from ..version import __version__
+from .envelope import UNITS, check_envelope, register_format, sealed, write_payload
+from .single import Potential
 
 COMMITTEE_FORMAT = "linpot-committee"
 COMMITTEE_FORMAT_VERSION = 1
 
 
+@register_format(COMMITTEE_FORMAT)
 class CommitteePotential:
     """The mean of ``members`` (:class:`~linpot.potential.Potential`) that share their elements."""
 
@@ -127,7 +129,7 @@ class CommitteePotential:
         write_payload(path, self.to_dict())
 
     @classmethod
-    def from_dict(cls, payload: dict, path: str = "<dict>") -> "CommitteePotential":
+    def from_dict(cls, payload: dict, path: str = "<dict>") -> CommitteePotential:
         check_envelope(payload, COMMITTEE_FORMAT, COMMITTEE_FORMAT_VERSION, "committee", path)
         members = payload.get("members")
         if not isinstance(members, list):

@@ -15,9 +15,9 @@ import os
 
 import numpy as np
 
-from . import __version__
-from .errors import LinpotInputError
-from .potential import atomic_write_text
+from ..errors import LinpotInputError
+from ..io import atomic_write_text
+from ..version import __version__
 
 
 def lammps_snap_coefficients(potential) -> tuple[np.ndarray, bool]:

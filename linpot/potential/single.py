@@ -1,103 +1,25 @@
-"""Fitted potentials and their file format.
+"""A single fitted potential: a model (descriptor + polynomial) and its coefficients.
 
-A potential file is one JSON document (never pickle: loading executes nothing from the file)::
-
-    {"format": "linpot-potential", "format_version": 1, "linpot_version": ...,
-     "units": {...}, "elements": [...], "reference_energies": {element: eV},
-     "model": {model spec, including the descriptor spec},
-     "coefficients": [[...] per element], "n_features": ..., "n_nonzero": ...,
-     "provenance": {"datasets": [{"path", "sha256", "n_structures"}], "fit": {...}},
-     "uncertainty": {...},       # Bayesian fits only, see below
-     "checksum": "sha256:<hex>"}
-
-``uncertainty`` (``linpot fit --method bayes``): ``noise_variance`` per quantity ((eV/atom)^2,
-(eV/Å)^2, GPa^2) and ``covariance``, the posterior covariance of the coefficients (original
-units, in the order of the flattened ``coefficients``), stored as its upper triangle (row by
-row) of little-endian float64 in base64 (``encoding`` says so).
-
-The checksum is the SHA-256 of the canonical JSON (sorted keys, compact) of everything else, so a
-truncated or edited file is refused. Floats are written with ``repr`` precision: a file
-round-trips exactly.
+Its file is the ``linpot-potential`` document described in :mod:`linpot.potential.envelope`.
 """
 
 from __future__ import annotations
 
 import base64
-import hashlib
-import json
-import os
-import tempfile
 
 import numpy as np
 
-from . import __version__
-from .descriptors import species_indices
-from .errors import LinpotInputError, PotentialFileError
-from .models import model_from_spec
+from ..descriptors import species_indices
+from ..errors import LinpotInputError, PotentialFileError
+from ..models import model_from_spec
+from ..version import __version__
+from .envelope import UNITS, check_envelope, load, register_format, sealed, write_payload
 
 FORMAT = "linpot-potential"
 FORMAT_VERSION = 1
-UNITS = {"energy": "eV", "length": "Angstrom", "forces": "eV/Angstrom",
-         "stress": "eV/Angstrom^3, Voigt xx yy zz yz xz xy, positive tensile"}
 
 
-def _canonical(payload: dict) -> bytes:
-    return json.dumps(payload, sort_keys=True, separators=(",", ":"), allow_nan=False).encode()
-
-
-def _checksum(body: dict) -> str:
-    """The ``checksum`` field of a file whose other fields are ``body``."""
-    return "sha256:" + hashlib.sha256(_canonical(body)).hexdigest()
-
-
-def sealed(payload: dict) -> dict:
-    """``payload`` with its ``checksum`` added (what :func:`check_envelope` verifies)."""
-    payload["checksum"] = _checksum(payload)
-    return payload
-
-
-def write_payload(path, payload: dict) -> None:
-    """Write a sealed payload as indented JSON, atomically (no partial file on failure)."""
-    atomic_write_text(path, json.dumps(payload, indent=1, sort_keys=True, allow_nan=False) + "\n")
-
-
-def atomic_write_text(path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and a rename: no partial file on failure."""
-    atomic_write_bytes(path, text.encode("utf-8"))
-
-
-def atomic_write_bytes(path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file and a rename: no partial file on failure."""
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".linpot-", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        # mkstemp creates the file 0600; give it the permissions a plain open() would.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def check_envelope(payload, fmt: str, version: int, what: str, path: str) -> None:
-    """Refuse (PotentialFileError) a payload that is not ``fmt`` at ``version`` or whose
-    checksum (SHA-256 of the canonical JSON of the rest) does not match."""
-    if not isinstance(payload, dict) or payload.get("format") != fmt:
-        raise PotentialFileError(f"not a linpot {what} file", path)
-    found = payload.get("format_version")
-    if found != version:
-        raise PotentialFileError(f"unsupported {what} format_version {found!r} (this linpot reads {version})", path)
-    body = {k: v for k, v in payload.items() if k != "checksum"}
-    if payload.get("checksum") != _checksum(body):
-        raise PotentialFileError("checksum mismatch: the file is corrupted or was edited", path)
-
-
+@register_format(FORMAT)
 class Potential:
     """A model plus its fitted coefficients and metadata."""
 
@@ -172,7 +94,7 @@ class Potential:
         """Energy (eV), per-atom energies, forces (eV/Å), stress (eV/Å^3, Voigt; periodic cells)
         by the compiled evaluator (:mod:`linpot.evaluator`), built on first use."""
         if self._compiled is None:
-            from .evaluator import CompiledPotential, supports
+            from ..evaluator import CompiledPotential, supports
 
             self._compiled = CompiledPotential(self) if supports(self) else False
         if self._compiled is False:  # a descriptor family the compiled evaluator does not know
@@ -208,7 +130,7 @@ class Potential:
         write_payload(path, self.to_dict())
 
     @classmethod
-    def from_dict(cls, payload: dict, path: str = "<dict>") -> "Potential":
+    def from_dict(cls, payload: dict, path: str = "<dict>") -> Potential:
         check_envelope(payload, FORMAT, FORMAT_VERSION, "potential", path)
         try:
             model = model_from_spec(payload["model"])
@@ -227,19 +149,6 @@ class Potential:
     @classmethod
     def load(cls, path):
         """The potential in the file at ``path``: a :class:`Potential`, or a
-        :class:`~linpot.committee.CommitteePotential` when the file holds a committee."""
-        path = os.fspath(path)
-        try:
-            with open(path, "rb") as fh:
-                raw = fh.read()
-        except OSError as exc:
-            raise PotentialFileError(f"cannot open potential file ({exc.strerror})", path) from None
-        try:
-            payload = json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise PotentialFileError(f"truncated or not a potential file (invalid JSON: {exc})", path) from None
-        from .committee import COMMITTEE_FORMAT, CommitteePotential
-
-        if isinstance(payload, dict) and payload.get("format") == COMMITTEE_FORMAT:
-            return CommitteePotential.from_dict(payload, path)
-        return cls.from_dict(payload, path)
+        :class:`~linpot.potential.committee.CommitteePotential` when the file holds a committee
+        (the same as :func:`linpot.potential.load`)."""
+        return load(path)

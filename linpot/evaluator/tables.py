@@ -20,20 +20,18 @@ import math
 
 import numpy as np
 
-from .descriptors import species_indices
-from .descriptors.invariants import MAX_ORDER
-from .errors import LinpotInputError
-from .evaluator_runtime import run_tables
-from .kernels.radial import RADIAL_CHEBYSHEV, RADIAL_GAUSSIAN
-
-
+from ..descriptors import species_indices
+from ..descriptors.invariants import MAX_ORDER
+from ..errors import LinpotInputError
+from ..kernels.radial import RADIAL_CHEBYSHEV, RADIAL_GAUSSIAN
+from .runtime import run_tables
 
 COMPILED_KINDS = ("pair", "invariants", "moment-tensors")
 
 
 def supports(potential) -> bool:
     """Whether the compiled evaluator knows the potential's descriptor family (others run the
-    model's own reverse mode; SNAP runs natively in LAMMPS, :mod:`linpot.snap_files`): pair
+    model's own reverse mode; SNAP runs natively in LAMMPS, :mod:`linpot.interfaces.snap_files`): pair
     features and compact invariants with any polynomial model, moment tensors with a linear one."""
     d = potential.model.descriptor
     if d.kind == "moment-tensors":

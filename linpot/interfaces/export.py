@@ -24,16 +24,16 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__
-from .errors import LinpotInputError
-from .evaluator import compile_tables, supports, table_summary
-from .potential import atomic_write_text
+from ..errors import LinpotInputError
+from ..evaluator import compile_tables, supports, table_summary
+from ..io import atomic_write_text
+from ..version import __version__
 
-_PACKAGE = Path(__file__).resolve().parent
+_PACKAGE = Path(__file__).resolve().parents[1]
 #: Sources copied into the module, in dependency order.
 SOURCES = ["kernels/radial.py", "kernels/spherical_harmonics.py", "kernels/neighbours.py", "kernels/forces.py",
            "kernels/evaluator.py", "kernels/moment_tensors.py",
-           "neighbours.py", "evaluator_runtime.py"]
+           "evaluator/runtime.py"]
 
 
 def _encode_array(a: np.ndarray) -> str:

@@ -6,8 +6,8 @@ from __future__ import annotations
 from ase.calculators.calculator import Calculator as _ASECalculator
 from ase.calculators.calculator import PropertyNotImplementedError, all_changes
 
-from .committee import CommitteePotential
-from .potential import Potential
+from ..potential import Potential
+from ..potential.committee import CommitteePotential
 
 
 class Calculator(_ASECalculator):

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .conventions import GPA
+from ..conventions import GPA
 
 
 def predict_dataset(potential, ds) -> dict:

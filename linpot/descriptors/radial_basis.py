@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import LinpotInputError
-from .kernels.radial import chebyshev_radial_basis, gaussian_radial_basis
+from ..errors import LinpotInputError
+from ..kernels.radial import chebyshev_radial_basis, gaussian_radial_basis
 
 RADIAL_KINDS = ("chebyshev", "gaussian")
 
@@ -49,7 +49,7 @@ class RadialBasis:
         return out
 
     @classmethod
-    def from_spec(cls, spec: dict, r_cut: float) -> "RadialBasis":
+    def from_spec(cls, spec: dict, r_cut: float) -> RadialBasis:
         spec = dict(spec)
         unknown = set(spec) - {"kind", "n_basis", "r_min", "width"}
         if unknown:

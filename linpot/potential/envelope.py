@@ -1,0 +1,97 @@
+"""Potential files: one JSON document (never pickle: loading executes nothing from the file).
+
+A single potential (:mod:`linpot.potential.single`)::
+
+    {"format": "linpot-potential", "format_version": 1, "linpot_version": ...,
+     "units": {...}, "elements": [...], "reference_energies": {element: eV},
+     "model": {model spec, including the descriptor spec},
+     "coefficients": [[...] per element], "n_features": ..., "n_nonzero": ...,
+     "provenance": {"datasets": [{"path", "sha256", "n_structures"}], "fit": {...}},
+     "uncertainty": {...},       # Bayesian fits only, see below
+     "checksum": "sha256:<hex>"}
+
+``uncertainty`` (``linpot fit --method bayes``): ``noise_variance`` per quantity ((eV/atom)^2,
+(eV/Å)^2, GPa^2) and ``covariance``, the posterior covariance of the coefficients (original
+units, in the order of the flattened ``coefficients``), stored as its upper triangle (row by
+row) of little-endian float64 in base64 (``encoding`` says so). A committee
+(:mod:`linpot.potential.committee`) is a ``linpot-committee`` document holding its members.
+
+The checksum is the SHA-256 of the canonical JSON (sorted keys, compact) of everything else, so a
+truncated or edited file is refused. Floats are written with ``repr`` precision: a file
+round-trips exactly. Each file kind registers its ``format`` name here
+(:func:`register_format`), so :func:`load` returns whichever kind a file holds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+
+from ..errors import PotentialFileError
+from ..io import atomic_write_text
+
+UNITS = {"energy": "eV", "length": "Angstrom", "forces": "eV/Angstrom",
+         "stress": "eV/Angstrom^3, Voigt xx yy zz yz xz xy, positive tensile"}
+
+#: format name -> class with ``from_dict(payload, path)``
+FORMATS: dict = {}
+
+
+def register_format(name: str):
+    """Class decorator: files whose ``format`` is ``name`` load through ``cls.from_dict``."""
+    def register(cls):
+        FORMATS[name] = cls
+        return cls
+    return register
+
+
+def _canonical(payload: dict) -> bytes:
+    return json.dumps(payload, sort_keys=True, separators=(",", ":"), allow_nan=False).encode()
+
+
+def _checksum(body: dict) -> str:
+    """The ``checksum`` field of a file whose other fields are ``body``."""
+    return "sha256:" + hashlib.sha256(_canonical(body)).hexdigest()
+
+
+def sealed(payload: dict) -> dict:
+    """``payload`` with its ``checksum`` added (what :func:`check_envelope` verifies)."""
+    payload["checksum"] = _checksum(payload)
+    return payload
+
+
+def write_payload(path, payload: dict) -> None:
+    """Write a sealed payload as indented JSON, atomically (no partial file on failure)."""
+    atomic_write_text(path, json.dumps(payload, indent=1, sort_keys=True, allow_nan=False) + "\n")
+
+
+def check_envelope(payload, fmt: str, version: int, what: str, path: str) -> None:
+    """Refuse (PotentialFileError) a payload that is not ``fmt`` at ``version`` or whose
+    checksum (SHA-256 of the canonical JSON of the rest) does not match."""
+    if not isinstance(payload, dict) or payload.get("format") != fmt:
+        raise PotentialFileError(f"not a linpot {what} file", path)
+    found = payload.get("format_version")
+    if found != version:
+        raise PotentialFileError(f"unsupported {what} format_version {found!r} (this linpot reads {version})", path)
+    body = {k: v for k, v in payload.items() if k != "checksum"}
+    if payload.get("checksum") != _checksum(body):
+        raise PotentialFileError("checksum mismatch: the file is corrupted or was edited", path)
+
+
+def load(path):
+    """The potential in the file at ``path``, of whichever registered kind it holds (a single
+    potential when the format is not recognised, so that its loader names what is wrong)."""
+    path = os.fspath(path)
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read()
+    except OSError as exc:
+        raise PotentialFileError(f"cannot open potential file ({exc.strerror})", path) from None
+    try:
+        payload = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise PotentialFileError(f"truncated or not a potential file (invalid JSON: {exc})", path) from None
+    fmt = payload.get("format") if isinstance(payload, dict) else None
+    cls = FORMATS.get(fmt, FORMATS["linpot-potential"])
+    return cls.from_dict(payload, path)
