@@ -1,4 +1,5 @@
-"""Command line: ``linpot fit``, ``linpot evaluate``, ``linpot info``.
+"""Command line: ``linpot fit``, ``evaluate``, ``info``, ``export``, ``md``, ``lammps``,
+``presets`` and ``coupling-tables`` (``linpot COMMAND --help`` for each).
 
 A thin layer over the library. A user's mistake (bad file, bad option, unknown element) ends
 with one line ``linpot: error: ...`` on stderr and exit status 2, never a traceback, and no

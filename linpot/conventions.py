@@ -30,15 +30,6 @@ def voigt_from_matrix(matrix: np.ndarray) -> np.ndarray:
     return np.array([m[a, b] for a, b in VOIGT_PAIRS])
 
 
-def matrix_from_voigt(voigt: np.ndarray) -> np.ndarray:
-    """Return the symmetric 3x3 tensor of a Voigt 6-vector ``[xx, yy, zz, yz, xz, xy]``."""
-    v = np.asarray(voigt, dtype=float)
-    m = np.empty((3, 3))
-    for k, (a, b) in enumerate(VOIGT_PAIRS):
-        m[a, b] = m[b, a] = v[k]
-    return m
-
-
 # --- Spherical harmonics -------------------------------------------------------------------
 #
 # Real spherical harmonics Y_lm(r_hat), orthonormal on the unit sphere, WITHOUT the

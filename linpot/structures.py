@@ -37,8 +37,9 @@ class Dataset:
     Per atom (``n_atoms_total`` rows): ``numbers``, ``positions`` (Å), ``forces`` (eV/Å, NaN where
     missing). Per structure: ``offsets`` (``n+1``; atoms of structure k are
     ``offsets[k]:offsets[k+1]``), ``cells`` (rows are cell vectors, Å), ``pbc``, ``energy`` (total,
-    eV), ``stress`` (eV/Å^3, Voigt, positive tensile), ``has_energy/has_forces/has_stress``,
-    ``config_type`` and ``origin`` (file path, index in that file).
+    eV), ``stress`` (eV/Å^3, Voigt, positive tensile), ``config_type`` and ``origin`` (file path,
+    index in that file). A missing label is NaN; ``has_energy``, ``has_forces`` and ``has_stress``
+    are derived from those NaN masks (reading refuses a label that is given with NaN in it).
     """
 
     numbers: np.ndarray
@@ -49,9 +50,6 @@ class Dataset:
     pbc: np.ndarray
     energy: np.ndarray
     stress: np.ndarray
-    has_energy: np.ndarray
-    has_forces: np.ndarray
-    has_stress: np.ndarray
     config_type: list[str] = field(default_factory=list)
     origin: list[tuple[str, int]] = field(default_factory=list)
     file_hashes: dict[str, str] = field(default_factory=dict)
@@ -63,6 +61,22 @@ class Dataset:
     def n_atoms(self) -> np.ndarray:
         """Number of atoms of each structure."""
         return np.diff(self.offsets)
+
+    @property
+    def has_energy(self) -> np.ndarray:
+        """Per structure: the energy is labelled."""
+        return np.isfinite(self.energy)
+
+    @property
+    def has_stress(self) -> np.ndarray:
+        """Per structure: the stress is labelled."""
+        return np.all(np.isfinite(self.stress), axis=1)
+
+    @property
+    def has_forces(self) -> np.ndarray:
+        """Per structure: every atom's force is labelled (a structure with no atoms has none)."""
+        missing = np.concatenate([[0], np.cumsum(~np.all(np.isfinite(self.forces), axis=1))])
+        return (missing[self.offsets[1:]] == missing[self.offsets[:-1]]) & (self.n_atoms > 0)
 
     @property
     def elements(self) -> list[str]:
@@ -90,10 +104,6 @@ class Dataset:
             path, index = self.origin[k]
             raise LinpotInputError(exc.reason, path, index) from None
 
-    def where(self, k: int) -> str:
-        path, index = self.origin[k]
-        return f"{path}: structure {index}"
-
     def subset(self, indices) -> Dataset:
         """A new dataset of the structures ``indices`` (in that order)."""
         indices = np.asarray(indices, dtype=int)
@@ -110,9 +120,6 @@ class Dataset:
             pbc=self.pbc[indices],
             energy=self.energy[indices],
             stress=self.stress[indices],
-            has_energy=self.has_energy[indices],
-            has_forces=self.has_forces[indices],
-            has_stress=self.has_stress[indices],
             config_type=[self.config_type[k] for k in indices],
             origin=[self.origin[k] for k in indices],
             file_hashes=dict(self.file_hashes),
@@ -140,9 +147,6 @@ class Dataset:
             pbc=np.concatenate([p.pbc for p in parts]),
             energy=np.concatenate([p.energy for p in parts]),
             stress=np.concatenate([p.stress for p in parts]),
-            has_energy=np.concatenate([p.has_energy for p in parts]),
-            has_forces=np.concatenate([p.has_forces for p in parts]),
-            has_stress=np.concatenate([p.has_stress for p in parts]),
             config_type=sum((p.config_type for p in parts), []),
             origin=sum((p.origin for p in parts), []),
             file_hashes=hashes,
@@ -164,9 +168,6 @@ class Dataset:
             pbc=np.zeros((n, 3), dtype=bool),
             energy=np.full(n, np.nan),
             stress=np.full((n, 6), np.nan),
-            has_energy=np.zeros(n, dtype=bool),
-            has_forces=np.zeros(n, dtype=bool),
-            has_stress=np.zeros(n, dtype=bool),
             config_type=[],
             origin=[],
         )
@@ -177,15 +178,14 @@ class Dataset:
             ds.cells[k] = atoms.cell.array
             ds.pbc[k] = atoms.pbc
             labels = _labels_of(atoms, path, k)
+            if validate:
+                _check_labels_finite(labels, path, k)
             if labels["energy"] is not None:
                 ds.energy[k] = labels["energy"]
-                ds.has_energy[k] = True
             if labels["forces"] is not None:
                 ds.forces[s] = labels["forces"]
-                ds.has_forces[k] = True
             if labels["stress"] is not None:
                 ds.stress[k] = labels["stress"]
-                ds.has_stress[k] = True
             ds.config_type.append(str(atoms.info.get("config_type", "default")))
             ds.origin.append((str(path), k))
             if validate:
@@ -229,6 +229,18 @@ def _labels_of(atoms: Atoms, path, index: int) -> dict:
     return out
 
 
+def _check_labels_finite(labels: dict, path, index: int) -> None:
+    """A label that is given must be finite: NaN marks a missing label in a :class:`Dataset`."""
+    if labels["energy"] is not None and not np.isfinite(labels["energy"]):
+        raise LinpotInputError("energy is NaN or infinite", path, index)
+    forces = labels["forces"]
+    if forces is not None and not np.all(np.isfinite(forces)):
+        bad = int(np.nonzero(~np.all(np.isfinite(forces), axis=1))[0][0])
+        raise LinpotInputError(f"forces contain NaN or infinity (atom {bad})", path, index)
+    if labels["stress"] is not None and not np.all(np.isfinite(labels["stress"])):
+        raise LinpotInputError("stress contains NaN or infinity", path, index)
+
+
 def validate_structure(ds: Dataset, k: int) -> None:
     """Raise :class:`LinpotInputError` if structure ``k`` is unusable; the message names it."""
     path, index = ds.origin[k]
@@ -242,13 +254,6 @@ def validate_structure(ds: Dataset, k: int) -> None:
         raise LinpotInputError("positions contain NaN or infinity", path, index)
     if not np.all(np.isfinite(ds.cells[k])):
         raise LinpotInputError("cell contains NaN or infinity", path, index)
-    if ds.has_energy[k] and not np.isfinite(ds.energy[k]):
-        raise LinpotInputError("energy is NaN or infinite", path, index)
-    if ds.has_forces[k] and not np.all(np.isfinite(ds.forces[s])):
-        bad = int(np.nonzero(~np.all(np.isfinite(ds.forces[s]), axis=1))[0][0])
-        raise LinpotInputError(f"forces contain NaN or infinity (atom {bad})", path, index)
-    if ds.has_stress[k] and not np.all(np.isfinite(ds.stress[k])):
-        raise LinpotInputError("stress contains NaN or infinity", path, index)
     unknown = [int(z) for z in np.unique(ds.numbers[s]) if z <= 0 or z >= len(chemical_symbols)]
     if unknown:
         raise LinpotInputError(f"unknown atomic number {unknown[0]}", path, index)

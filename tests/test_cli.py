@@ -46,8 +46,8 @@ def labelled(symbols, positions, cell=None, energy=-1.0, forces=True, stress=Fal
         kw["energy"] = energy
     if forces is not None and forces is not False:
         kw["forces"] = np.zeros((len(atoms), 3)) if forces is True else forces
-    if stress:
-        kw["stress"] = np.zeros(6)
+    if stress is not None and stress is not False:
+        kw["stress"] = np.zeros(6) if stress is True else stress
     if kw:
         atoms.calc = SinglePointCalculator(atoms, **kw)
     if config_type:
@@ -133,6 +133,8 @@ BAD_INPUTS = {
     "overlap": (lambda: [good_frame(), labelled("Cu3", [[0, 0, 0], [2.5, 0, 0], [0.05, 0, 0]])],
                 ["structure 1", "closer than 0.1"]),
     "nan_energy": (lambda: [labelled("Cu2", [[0, 0, 0], [2.5, 0, 0]], energy=float("nan"))], ["structure 0", "energy"]),
+    "nan_stress": (lambda: [good_frame(), labelled("Cu2", [[0, 0, 0], [2.5, 0, 0]], stress=np.array([0, 0, np.nan, 0, 0, 0]))],
+                   ["structure 1", "stress contains NaN"]),
 }
 
 
