@@ -68,6 +68,40 @@ def cost_accuracy_plot(labels, costs, energy_rmse, force_rmse, path, title: str 
     _save(fig, plt, path)
 
 
+def pareto_plot(labels, costs, held_out, test, path, xlabel: str, ylabel: str, title: str = "",
+                peers: dict | None = None) -> None:
+    """One panel of error against cost (log scales): every point's held-out error (circles), its
+    test error where known (crosses, joined to its circle), the Pareto front of the held-out
+    errors drawn as a step line with its points labelled, and ``peers`` (``{name: (costs,
+    errors)}``, e.g. another code's front on the same split) as dashed lines."""
+    plt = _pyplot()
+    costs = np.asarray(costs, dtype=float)
+    held_out = np.asarray(held_out, dtype=float)
+    fig, ax = plt.subplots(figsize=(7.5, 4.8))
+    front = pareto_front(costs, held_out)
+    ax.scatter(costs, held_out, s=22, color="0.55", label="held-out (k-fold)", zorder=3)
+    known = [k for k, t in enumerate(test) if t is not None]
+    if known:
+        t = np.array([test[k] for k in known], dtype=float)
+        ax.scatter(costs[known], t, s=22, marker="x", color="C3", label="test split", zorder=3)
+        for k, tk in zip(known, t):
+            ax.plot([costs[k], costs[k]], [held_out[k], tk], color="C3", lw=0.4, alpha=0.5)
+    ax.step(costs[front], held_out[front], where="post", color="k", lw=1.0, label="Pareto front (held-out)", zorder=2)
+    for k in front:
+        ax.annotate(labels[k], (costs[k], held_out[k]), fontsize=6, xytext=(3, 3), textcoords="offset points")
+    for k, (name, (pc, pe)) in enumerate((peers or {}).items()):
+        ax.plot(pc, pe, "--o", ms=4, color=f"C{k % 9}", label=name)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.legend(fontsize=7)
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    _save(fig, plt, path)
+
+
 def parity_plot(ds, pred: dict, path, title: str = "") -> None:
     """Write a two-panel parity plot of ``pred`` (from :func:`linpot.metrics.predict_dataset`) against
     the labels of ``ds`` to ``path`` (written through a temporary file and a rename)."""
