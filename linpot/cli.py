@@ -1,5 +1,5 @@
-"""Command line: ``linpot fit``, ``evaluate``, ``info``, ``export``, ``md``, ``lammps``,
-``presets`` and ``coupling-tables`` (``linpot COMMAND --help`` for each).
+"""Command line: ``linpot fit``, ``evaluate``, ``info``, ``export``, ``md``, ``lammps``, ``pareto``,
+``compare``, ``presets`` and ``coupling-tables`` (``linpot COMMAND --help`` for each).
 
 A thin layer over the library. A user's mistake (bad file, bad option, unknown element) ends
 with one line ``linpot: error: ...`` on stderr and exit status 2, never a traceback, and no
@@ -88,8 +88,14 @@ def cmd_fit(args) -> int:
         if member_flags:
             raise LinpotInputError(f"{', '.join(member_flags)} would not reach the members of a committee: set them in "
                                    "its [[committee]] tables", args.config)
-    if args.descriptor:
+    auto = args.descriptor == "auto"
+    if auto and ("descriptor" in overrides or "model" in overrides or args.config and "committee" in config):
+        raise LinpotInputError("--descriptor auto chooses the descriptor and model itself: drop --cutoff, --radial, "
+                               "--n-basis and --degree")
+    if args.descriptor and not auto:
         config = apply_preset(config, args.descriptor)
+    elif (args.budget is not None or args.time_limit is not None) and not auto:
+        raise LinpotInputError("--budget and --time-limit go with --descriptor auto")
     config = merge(config, overrides)
     if args.train:
         config["data"]["train"] = args.train
@@ -119,7 +125,15 @@ def cmd_fit(args) -> int:
     t0 = time.perf_counter()
     client = dask_client(args.workers, args.scheduler)
     try:
-        if config.get("committee"):
+        if auto:
+            from .analysis.auto import DEFAULT_BUDGET_US, DEFAULT_TIME_LIMIT_MIN, choose_model
+
+            potential, report, _ = choose_model(
+                train, {k: v for k, v in config.items() if k in ("fit", "elements")},
+                budget_us=DEFAULT_BUDGET_US if args.budget is None else args.budget,
+                time_limit_min=DEFAULT_TIME_LIMIT_MIN if args.time_limit is None else args.time_limit, client=client)
+            config = {**config, "descriptor": potential.model.descriptor.spec(), "model": potential.model.spec()}
+        elif config.get("committee"):
             from .fit.committee import fit_committee
 
             potential, report = fit_committee(train, config, client=client)
@@ -379,6 +393,70 @@ def cmd_coupling_tables(args) -> int:
     return 0
 
 
+def cmd_pareto(args) -> int:
+    from .analysis.pareto import format_table, load_search, run_search
+    from .fit import dask_client
+
+    search = load_search(args.search)
+    return _run_search(search, args, dask_client, run_search, format_table)
+
+
+def _run_search(search, args, dask_client, run_search, format_table, after=None) -> int:
+    if os.path.exists(args.output) and not os.path.isdir(args.output):
+        raise LinpotInputError("output path exists and is not a directory", args.output)
+    os.makedirs(args.output, exist_ok=True)
+    client = dask_client(args.workers, args.scheduler)
+    try:
+        records = run_search(search, args.output, client=client)
+    finally:
+        if client is not None:
+            cluster = client.cluster if args.workers else None
+            client.close()
+            if cluster is not None:
+                cluster.close()
+    if after is not None:
+        after(records)
+    _write_stdout(format_table(records))
+    log.info("wrote %s (points.csv, points.json, pareto-energy.png, pareto-force.png, pareto/)", args.output)
+    return 0
+
+
+def _order_range(text: str) -> list[int]:
+    try:
+        if ".." in text:
+            lo, hi = (int(v) for v in text.split(".."))
+            orders = list(range(lo, hi + 1))
+        else:
+            orders = [int(v) for v in text.split(",")]
+    except ValueError:
+        raise LinpotInputError(f"--orders takes a range like 1..6 or a list like 2,4,6, got {text!r}") from None
+    if not orders or min(orders) < 1 or max(orders) > 6:
+        raise LinpotInputError(f"--orders must lie within 1..6, got {text!r}")
+    return orders
+
+
+def cmd_compare(args) -> int:
+    from .analysis.compare import comparison_search, family_points, order_plot, order_points
+    from .analysis.pareto import format_table, run_search
+    from .fit import dask_client
+
+    if not args.orders and not args.families:
+        raise LinpotInputError("give --orders RANGE, --families or both")
+    points = []
+    if args.orders:
+        points += order_points(_order_range(args.orders), cutoff=args.cutoff, kfold=args.kfold)
+    if args.families:
+        points += family_points(kfold=args.kfold)
+    search = comparison_search(args.data, args.test, points, reference=args.reference)
+
+    def after(records):
+        ordered = [r for r in records if r["name"].startswith("order<=")]
+        if ordered:
+            order_plot(ordered, os.path.join(args.output, "orders.png"))
+
+    return _run_search(search, args, dask_client, run_search, format_table, after)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="linpot", description="Fit and evaluate linear machine-learning interatomic potentials.")
     parser.add_argument("--version", action="version", version=f"linpot {__version__}")
@@ -392,7 +470,11 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--config", metavar="FILE.toml", help="fit recipe; command-line flags override it")
     fit.add_argument("-o", "--output", required=True, metavar="POT", help="potential file to write (JSON)")
     fit.add_argument("--report", metavar="FILE.json", help="also write a JSON fit report")
-    fit.add_argument("--descriptor", metavar="NAME", help="descriptor and model preset (see `linpot presets`)")
+    fit.add_argument("--descriptor", metavar="NAME", help="descriptor and model preset (see `linpot presets`), or auto: "
+                     "the most accurate model within --budget, chosen by cross-validation on the training data")
+    fit.add_argument("--budget", type=float, metavar="MICROSECONDS",
+                     help="with --descriptor auto: largest cost, µs per atom per step (energy, forces, stress; default 150)")
+    fit.add_argument("--time-limit", type=float, metavar="MINUTES", help="with --descriptor auto: search time (default 20)")
     fit.add_argument("--cutoff", type=float, help="descriptor cutoff radius (Å)")
     fit.add_argument("--radial", choices=["chebyshev", "gaussian"], help="radial basis family")
     fit.add_argument("--n-basis", type=int, help="number of radial functions")
@@ -452,6 +534,26 @@ def build_parser() -> argparse.ArgumentParser:
                         "(default: the potential's elements in order)")
     lammps.add_argument("--log", default="none", help="LAMMPS log file (default: none)")
     lammps.set_defaults(func=cmd_lammps)
+
+    pareto = sub.add_parser("pareto", help="Pareto search of held-out accuracy against measured cost over a grid")
+    pareto.add_argument("search", metavar="SEARCH.toml", help="data, search settings and grids (see docs/pareto.md)")
+    pareto.add_argument("-o", "--output", required=True, metavar="DIR", help="results folder (reused: finished points are kept)")
+    pareto.add_argument("--workers", type=int, help="fit points in parallel on a local dask cluster of N processes")
+    pareto.add_argument("--scheduler", metavar="ADDRESS", help="fit points on this dask scheduler")
+    pareto.set_defaults(func=cmd_pareto)
+
+    compare = sub.add_parser("compare", help="accuracy and cost against the invariants' order, or between families")
+    compare.add_argument("data", nargs="+", metavar="TRAIN", help="training structures")
+    compare.add_argument("--test", nargs="+", metavar="FILE", help="test structures (reported, never used to choose)")
+    compare.add_argument("--orders", metavar="RANGE", help="maximum orders to compare, e.g. 1..6")
+    compare.add_argument("--families", action="store_true", help="compare the descriptor families' presets")
+    compare.add_argument("--cutoff", type=float, default=5.5, help="cutoff of the order comparison (Å)")
+    compare.add_argument("--kfold", type=int, default=5, help="folds of the held-out errors")
+    compare.add_argument("--reference", choices=["auto", "snap", "lj"], default="auto", help="cost reference")
+    compare.add_argument("-o", "--output", required=True, metavar="DIR", help="results folder")
+    compare.add_argument("--workers", type=int, help="fit in parallel on a local dask cluster of N processes")
+    compare.add_argument("--scheduler", metavar="ADDRESS", help="fit on this dask scheduler")
+    compare.set_defaults(func=cmd_compare)
 
     presets = sub.add_parser("presets", help="list the descriptor presets")
     presets.set_defaults(func=cmd_presets)
