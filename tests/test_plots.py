@@ -8,19 +8,15 @@ from linpot.analysis.plots import cost_accuracy_plot, pareto_front
 def test_pareto_front_keeps_exactly_the_non_dominated_points():
     costs = [10, 20, 30, 40, 5, 20, 50]
     errors = [3.0, 2.0, 2.5, 1.0, 4.0, 2.0, 1.0]
-    # 2 (30, 2.5) is beaten by 1 (20, 2.0); 5 ties with 1 and comes second; 6 (50, 1.0) is beaten by 3 (40, 1.0)
-    assert pareto_front(costs, errors).tolist() == [4, 0, 1, 3]
-    # brute force on random points: kept <=> nobody at lower-or-equal cost has a lower error
+    # 2 (30, 2.5) is beaten by 1 (20, 2.0); 5 is identical to 1, so both are kept; 6 (50, 1.0) is beaten by 3 (40, 1.0)
+    assert pareto_front(costs, errors).tolist() == [4, 0, 1, 5, 3]
+    # brute force on random points: kept <=> nobody is as cheap or cheaper and as accurate or more, better in one
     rng = np.random.default_rng(0)
     c, e = rng.integers(0, 20, 60).astype(float), rng.integers(0, 20, 60).astype(float)
-    front = set(pareto_front(c, e).tolist())
-    for k in range(60):
-        dominated = np.any((c <= c[k]) & (e < e[k]))
-        if dominated:
-            assert k not in front
-        else:
-            # among equal (cost, error) duplicates one representative is kept
-            assert any(c[j] == c[k] and e[j] == e[k] for j in front)
+    front = pareto_front(c, e).tolist()
+    assert front == sorted(front, key=lambda k: (c[k], e[k])) and len(set(front)) == len(front)
+    expected = {k for k in range(60) if not np.any((c <= c[k]) & (e <= e[k]) & ((c < c[k]) | (e < e[k])))}
+    assert set(front) == expected
 
 
 def test_cost_accuracy_plot_writes_a_png(tmp_path):

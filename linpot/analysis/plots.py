@@ -33,12 +33,14 @@ def _save(fig, plt, path) -> None:
 
 
 def pareto_front(costs, errors) -> np.ndarray:
-    """Indices of the non-dominated points, by increasing cost: those for which no other point
-    has a cost as low or lower and a strictly lower error (lower is better in both)."""
+    """Indices of the non-dominated points, by increasing cost: those that no other point
+    dominates (a cost as low or lower and an error as low or lower, one of them strictly; lower is
+    better in both). Identical points are all kept."""
     costs, errors = np.asarray(costs, dtype=float), np.asarray(errors, dtype=float)
     front = []
     for k in np.lexsort((errors, costs)):
-        if not front or errors[k] < errors[front[-1]]:
+        last = front[-1] if front else None
+        if last is None or errors[k] < errors[last] or (errors[k] == errors[last] and costs[k] == costs[last]):
             front.append(int(k))
     return np.array(front, dtype=np.int64)
 
