@@ -38,10 +38,11 @@ def test_angular_fourier_fast_equals_triple_loop(make, mixed):
                                  mixed_radial=mixed)
     G = d.compute(atoms.positions, atoms.numbers, atoms.cell.array, atoms.pbc).G
     species = species_indices(atoms.numbers, elements)
+    tables = d.kernel_tables()
     for i in range(len(atoms)):
         vectors, js = neighbourhood(atoms, 4.6, i)
         f, _ = d.radial(np.linalg.norm(vectors, axis=1))
-        direct = angular_fourier_direct(vectors, species[js], f, d._c1, d._c2, d._l, 3)
+        direct = angular_fourier_direct(vectors, species[js], f, tables.c1, tables.c2, tables.l, 3)
         np.testing.assert_allclose(G[i], direct, rtol=1e-12, atol=1e-12 * np.abs(direct).max())
 
 

@@ -19,7 +19,12 @@ import numpy as np
 from numpy.polynomial import chebyshev, legendre
 
 from ..errors import LinpotInputError
-from ..kernels.angular_fourier import angular_fourier_backward, angular_fourier_features, angular_fourier_values
+from ..kernels.angular_fourier import (
+    AngularFourierTables,
+    angular_fourier_backward,
+    angular_fourier_features,
+    angular_fourier_values,
+)
 from .base import HarmonicExpansionDescriptor
 
 
@@ -64,18 +69,17 @@ class AngularFourierDescriptor(HarmonicExpansionDescriptor):
                             c2.append(s2 * N + n2)
                             ls.append(l)
                             self._labels.append(f"afs[{self.elements[s1]}{n1},{self.elements[s2]}{n2},l={l}]")
-        self._c1 = np.array(c1, dtype=np.int64)
-        self._c2 = np.array(c2, dtype=np.int64)
-        self._l = np.array(ls, dtype=np.int64)
-        self._W = cosine_multiple_in_legendre(self.l_max)
+        self._kernel_tables = AngularFourierTables(c1=np.array(c1, dtype=np.int64), c2=np.array(c2, dtype=np.int64),
+                                                   l=np.array(ls, dtype=np.int64), W=cosine_multiple_in_legendre(self.l_max),
+                                                   l_max=self.l_max)
         self.feature_orders = np.full(len(c1), 2, dtype=np.int64)
 
     @property
     def n_features(self) -> int:
-        return len(self._c1)
+        return len(self._labels)
 
     def feature_names(self) -> list[str]:
         return list(self._labels)
 
-    def _tables(self):
-        return self._c1, self._c2, self._l, self._W, self.l_max
+    def kernel_tables(self) -> AngularFourierTables:
+        return self._kernel_tables

@@ -39,7 +39,6 @@ class ExpansionInputs:
     Y: np.ndarray
     dY: np.ndarray
     unit: np.ndarray
-    pair_start: np.ndarray
 
 
 def check_elements_and_cutoff(elements, cutoff) -> None:
@@ -118,15 +117,13 @@ class RadialDescriptor(Descriptor):
         return cls(**spec)
 
     def harmonic_expansion_inputs(self, positions, numbers, cell, pbc, l_max: int) -> ExpansionInputs:
-        """Neighbours with ``f_n``, ``f_n'``, real harmonics to ``l_max`` and their gradients, unit
-        vectors, and ``pair_start`` (atom i owns pairs ``pair_start[i]:pair_start[i+1]``)."""
+        """Neighbours with ``f_n``, ``f_n'``, real harmonics to ``l_max`` and their gradients, and unit vectors."""
         from ..kernels.spherical_harmonics import real_spherical_harmonics
 
         species, pairs, f, df = self.neighbours(positions, numbers, cell, pbc)
         Y, dY = real_spherical_harmonics(pairs.vectors, l_max)
         unit = pairs.vectors / pairs.distances[:, None] if len(pairs) else pairs.vectors
-        pair_start = np.searchsorted(pairs.i, np.arange(len(species) + 1)).astype(np.int64)
-        return ExpansionInputs(species, pairs, f, df, Y, dY, unit, pair_start)
+        return ExpansionInputs(species, pairs, f, df, Y, dY, unit)
 
     def neighbours(self, positions, numbers, cell, pbc):
         """Species index of each atom, the neighbour pairs and ``f_n(r_ij)``, ``f_n'(r_ij)``."""
@@ -139,15 +136,17 @@ class RadialDescriptor(Descriptor):
 class HarmonicExpansionDescriptor(RadialDescriptor):
     """A family computed from the expansion ``a_nlm = sum_j f_n(r_ij) Y_lm(r_hat_ij)`` up to
     ``self.l_max`` by three kernels with one calling convention (neighbour data, number of
-    elements, then ``self._tables()``): ``_features_kernel`` (values and per-pair derivatives),
-    ``_values_kernel`` (values only) and ``_backward_kernel`` (forces and virial from ``dE/dG``).
+    elements, then the family's named tables, :meth:`kernel_tables`): ``_features_kernel``
+    (values and per-pair derivatives), ``_values_kernel`` (values only) and ``_backward_kernel``
+    (forces and virial from ``dE/dG``).
     """
 
     # subclasses set them with staticmethod(kernel)
     _features_kernel = _values_kernel = _backward_kernel = None
     l_max = 0
 
-    def _tables(self) -> tuple:
+    def kernel_tables(self):
+        """The family's tables as the kernels' arguments (a NamedTuple of its kernel module)."""
         raise NotImplementedError
 
     def _expansion_inputs(self, positions, numbers, cell, pbc) -> ExpansionInputs:
@@ -155,17 +154,17 @@ class HarmonicExpansionDescriptor(RadialDescriptor):
 
     def compute(self, positions, numbers, cell, pbc) -> DescriptorResult:
         c = self._expansion_inputs(positions, numbers, cell, pbc)
-        G, dG = self._features_kernel(c.pair_start, c.species[c.pairs.j], c.f, c.df, c.Y, c.dY, c.unit,
-                                            len(self.elements), *self._tables())
+        G, dG = self._features_kernel(c.pairs.pair_start, c.species[c.pairs.j], c.f, c.df, c.Y, c.dY, c.unit,
+                                      len(self.elements), self.kernel_tables())
         return DescriptorResult(G=G, dG=dG, pairs=c.pairs, species=c.species)
 
     def features(self, positions, numbers, cell, pbc):
         c = self._expansion_inputs(positions, numbers, cell, pbc)
-        G = self._values_kernel(c.pair_start, c.species[c.pairs.j], c.f, c.Y, len(self.elements),
-                                      *self._tables())
+        G = self._values_kernel(c.pairs.pair_start, c.species[c.pairs.j], c.f, c.Y, len(self.elements),
+                                self.kernel_tables())
         return G, c
 
     def backward(self, c: ExpansionInputs, dEdG):
-        return self._backward_kernel(c.pair_start, c.pairs.j, c.species[c.pairs.j], c.pairs.vectors, c.f, c.df,
-                                           c.Y, c.dY, c.unit, len(self.elements), *self._tables(),
-                                           np.ascontiguousarray(dEdG))
+        return self._backward_kernel(c.pairs.pair_start, c.pairs.j, c.species[c.pairs.j], c.pairs.vectors, c.f, c.df,
+                                     c.Y, c.dY, c.unit, len(self.elements), self.kernel_tables(),
+                                     np.ascontiguousarray(dEdG))

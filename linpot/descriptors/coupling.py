@@ -144,14 +144,6 @@ def _random_inputs(keys, n_samples, seed):
     return {key: rng.normal(size=(n_samples, 2 * _l_of(key) + 1)) for key in sorted(set(keys))}
 
 
-def contract(T: np.ndarray, ls, vectors: dict) -> np.ndarray:
-    """``sum_m T[m] prod_q a_{l_q}[m_q]`` for each sample (equal l share one vector)."""
-    out = np.tensordot(T, vectors[ls[-1]], axes=([T.ndim - 1], [1]))  # (..., samples)
-    for l in ls[-2::-1]:
-        out = np.einsum("...ms,sm->...s", out, vectors[l])
-    return out
-
-
 def tree_values(ls, path, complex_inputs: dict, keys=None) -> np.ndarray:
     """Value of the complex coupling tree on each sample, coupling the vectors step by step
     (no full tensor): ``A_k[M'] = sum <L_{k-1} M, l_k m | L_k M'> A_{k-1}[M] a_{l_k}[m]``.

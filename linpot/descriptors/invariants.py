@@ -22,7 +22,7 @@ from itertools import combinations_with_replacement
 import numpy as np
 
 from ..errors import LinpotInputError
-from ..kernels.invariants import invariant_backward, invariant_features, invariant_values
+from ..kernels.invariants import InvariantTables, invariant_backward, invariant_features, invariant_values
 from .base import HarmonicExpansionDescriptor
 from .coupling import invariant_tensors, multisets, select_invariants, table_selection
 
@@ -142,28 +142,27 @@ class InvariantDescriptor(HarmonicExpansionDescriptor):
                     for s in range(len(self.elements)):
                         for n in range(n_max):
                             add_feature(s, [n] * p, t, p, f"B{p}[{self.elements[s]},n={n},l={','.join(map(str, ls))},#{t_local}]")
-        self._feat_species = np.array(feat_species, dtype=np.int64)
-        self._feat_nq = np.array(feat_nq, dtype=np.int64).reshape(len(feat_nq), MAX_ORDER)
-        self._feat_n = self._feat_nq[:, 0].copy()
-        self._feat_type = np.array(feat_type, dtype=np.int64)
+        feat_nq = np.array(feat_nq, dtype=np.int64).reshape(len(feat_nq), MAX_ORDER)
+        feat_type = np.array(feat_type, dtype=np.int64)
         self.feature_orders = np.array(feat_order, dtype=np.int64)
-        self._entry_start = np.array(entry_start, dtype=np.int64)
-        self._entry_lm = np.concatenate(entry_lm) if entry_lm else np.zeros((0, MAX_ORDER), dtype=np.int64)
-        self._entry_coef = np.concatenate(entry_coef) if entry_coef else np.zeros(0)
-        self._type_pos_l = np.array(pos_l, dtype=np.int64).reshape(len(pos_l), MAX_ORDER)
+        type_pos_l = np.array(pos_l, dtype=np.int64).reshape(len(pos_l), MAX_ORDER)
         # slot of each factor: the first factor with the same l and radial index (the same vector)
-        slots = np.zeros_like(self._feat_nq)
+        slots = np.zeros_like(feat_nq)
         for k in range(len(feat_type)):
-            ls_k, ns_k = self._type_pos_l[self._feat_type[k]], self._feat_nq[k]
+            ls_k, ns_k = type_pos_l[feat_type[k]], feat_nq[k]
             for q in range(MAX_ORDER):
                 slots[k, q] = next(r for r in range(q + 1) if ls_k[r] == ls_k[q] and ns_k[r] == ns_k[q])
-        self._feat_slot = slots
         if not len(feat_type):
             raise LinpotInputError("the invariant orders given define no features")
+        self._kernel_tables = InvariantTables(
+            feat_species=np.array(feat_species, dtype=np.int64), feat_nq=feat_nq, feat_slot=slots, feat_type=feat_type,
+            type_entry_start=np.array(entry_start, dtype=np.int64),
+            entry_lm=np.concatenate(entry_lm) if entry_lm else np.zeros((0, MAX_ORDER), dtype=np.int64),
+            entry_coef=np.concatenate(entry_coef) if entry_coef else np.zeros(0), type_pos_l=type_pos_l)
 
     @property
     def n_features(self) -> int:
-        return len(self._feat_type)
+        return len(self._kernel_tables.feat_type)
 
     def feature_names(self) -> list[str]:
         return list(self.feature_labels)
@@ -173,6 +172,5 @@ class InvariantDescriptor(HarmonicExpansionDescriptor):
             return list(self.mixed_orders)
         return [list(o) for o in self.orders]
 
-    def _tables(self):
-        return (self._feat_species, self._feat_nq, self._feat_slot, self._feat_type, self._entry_start, self._entry_lm,
-                self._entry_coef, self._type_pos_l)
+    def kernel_tables(self) -> InvariantTables:
+        return self._kernel_tables

@@ -33,7 +33,7 @@ from functools import cache
 import numpy as np
 
 from ..errors import LinpotInputError
-from ..kernels.moment_tensors import moment_tensor_backward, moment_tensor_features
+from ..kernels.moment_tensors import MomentComponents, MomentTensorTables, moment_tensor_backward, moment_tensor_features
 from .base import DescriptorResult, RadialDescriptor
 
 
@@ -222,9 +222,6 @@ class MomentTensorDescriptor(RadialDescriptor):
                 term_ids.append(list(ids) + [-1] * (self.max_factors - len(ids)))
                 term_coef.append(c)
             term_start.append(len(term_coef))
-        self._term_start = np.array(term_start, dtype=np.int64)
-        self._term_ids = np.array(term_ids, dtype=np.int64).reshape(len(term_ids), self.max_factors)
-        self._term_coef = np.array(term_coef)
         # The basis is regenerated from the settings; a potential records its checksum so that a
         # change of the generator cannot silently change a fitted potential.
         digest = hashlib.sha256(json.dumps([[name, sorted((list(k), v) for k, v in poly.items())]
@@ -233,10 +230,15 @@ class MomentTensorDescriptor(RadialDescriptor):
             raise LinpotInputError(f"the moment-tensor basis generated here ({digest}) differs from the one the "
                                    f"potential was fitted with ({basis_checksum})")
         self.basis_checksum = digest
-        self._comp_species = np.array([ch[0] for ch, _, _ in components], dtype=np.int64)
-        self._comp_mu = np.array([ch[1] for ch, _, _ in components], dtype=np.int64)
-        self._comp_nu = np.array([nu for _, nu, _ in components], dtype=np.int64)
-        self._comp_idx = np.array([list(ix) + [-1] * (6 - len(ix)) for _, _, ix in components], dtype=np.int64)
+        self._kernel_tables = MomentTensorTables(
+            components=MomentComponents(
+                comp_species=np.array([ch[0] for ch, _, _ in components], dtype=np.int64),
+                comp_mu=np.array([ch[1] for ch, _, _ in components], dtype=np.int64),
+                comp_nu=np.array([nu for _, nu, _ in components], dtype=np.int64),
+                comp_idx=np.array([list(ix) + [-1] * (6 - len(ix)) for _, _, ix in components], dtype=np.int64)),
+            term_start=np.array(term_start, dtype=np.int64),
+            term_ids=np.array(term_ids, dtype=np.int64).reshape(len(term_ids), self.max_factors),
+            term_coef=np.array(term_coef))
 
     @property
     def n_features(self) -> int:
@@ -250,31 +252,29 @@ class MomentTensorDescriptor(RadialDescriptor):
         levels, counts = np.unique(self.levels, return_counts=True)
         return {int(l): int(c) for l, c in zip(levels, counts)}
 
-    def _tables(self):
-        return (self._comp_species, self._comp_mu, self._comp_nu, self._comp_idx, self._term_start, self._term_ids,
-                self._term_coef)
+    def kernel_tables(self) -> MomentTensorTables:
+        """The basis as the kernels' arguments."""
+        return self._kernel_tables
 
     def compute(self, positions, numbers, cell, pbc) -> DescriptorResult:
         species, pairs, f, df = self.neighbours(positions, numbers, cell, pbc)
-        pair_start = np.searchsorted(pairs.i, np.arange(len(species) + 1)).astype(np.int64)
-        G, dG = moment_tensor_features(pair_start, species[pairs.j], np.ascontiguousarray(pairs.vectors), f, df,
-                                       *self._tables(), True)
+        G, dG = moment_tensor_features(pairs.pair_start, species[pairs.j], np.ascontiguousarray(pairs.vectors), f, df,
+                                       self._kernel_tables, True)
         return DescriptorResult(G=G, dG=dG, pairs=pairs, species=species)
 
     def features(self, positions, numbers, cell, pbc):
         species, pairs, f, df = self.neighbours(positions, numbers, cell, pbc)
-        pair_start = np.searchsorted(pairs.i, np.arange(len(species) + 1)).astype(np.int64)
-        G, _ = moment_tensor_features(pair_start, species[pairs.j], np.ascontiguousarray(pairs.vectors), f, df,
-                                      *self._tables(), False)
-        return G, _MomentContext(species, pairs, f, df, pair_start)
+        G, _ = moment_tensor_features(pairs.pair_start, species[pairs.j], np.ascontiguousarray(pairs.vectors), f, df,
+                                      self._kernel_tables, False)
+        return G, _MomentContext(species, pairs, f, df)
 
     def backward(self, context, dEdG):
         c = context
-        return moment_tensor_backward(c.pair_start, c.pairs.j, c.species[c.pairs.j], np.ascontiguousarray(c.pairs.vectors),
-                                      c.f, c.df, *self._tables(),
+        return moment_tensor_backward(c.pairs.pair_start, c.pairs.j, c.species[c.pairs.j],
+                                      np.ascontiguousarray(c.pairs.vectors), c.f, c.df, self._kernel_tables,
                                       np.ascontiguousarray(dEdG))
 
 
 class _MomentContext:
-    def __init__(self, species, pairs, f, df, pair_start):
-        self.species, self.pairs, self.f, self.df, self.pair_start = species, pairs, f, df, pair_start
+    def __init__(self, species, pairs, f, df):
+        self.species, self.pairs, self.f, self.df = species, pairs, f, df

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import LinpotInputError
-from ..kernels.radial import chebyshev_radial_basis, gaussian_radial_basis
+from ..kernels.radial import RADIAL_CHEBYSHEV, RADIAL_GAUSSIAN, RadialTables, radial_basis_of_kind
 
 RADIAL_KINDS = ("chebyshev", "gaussian")
 
@@ -41,6 +41,14 @@ class RadialBasis:
                 raise LinpotInputError(f"gaussian width must be positive, got {self.width}")
         else:
             self.width = None
+        self._kernel_tables = RadialTables(
+            radial_kind=RADIAL_GAUSSIAN if kind == "gaussian" else RADIAL_CHEBYSHEV, n_basis=self.n_basis, r_min=self.r_min,
+            centres=self.centres if kind == "gaussian" else np.zeros(0), width=float(self.width or 0.0),
+            r_cut=self.r_cut)
+
+    def kernel_tables(self) -> RadialTables:
+        """The basis as the kernels' arguments."""
+        return self._kernel_tables
 
     def spec(self) -> dict:
         out = {"kind": self.kind, "n_basis": self.n_basis, "r_min": self.r_min}
@@ -58,7 +66,4 @@ class RadialBasis:
 
     def __call__(self, r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Values ``f[p, n]`` and derivatives ``df[p, n] = d f_n / dr`` (1/Å) at distances ``r``."""
-        r = np.ascontiguousarray(r, dtype=float)
-        if self.kind == "gaussian":
-            return gaussian_radial_basis(r, self.centres, self.width, self.r_cut)
-        return chebyshev_radial_basis(r, self.n_basis, self.r_min, self.r_cut)
+        return radial_basis_of_kind(np.ascontiguousarray(r, dtype=float), self._kernel_tables)

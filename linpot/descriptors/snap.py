@@ -19,7 +19,7 @@ from functools import cache
 import numpy as np
 
 from ..errors import LinpotInputError
-from ..kernels.snap import snap_backward, snap_features, snap_values
+from ..kernels.snap import SnapTables, snap_backward, snap_features, snap_values
 from ..neighbours import neighbour_list
 from .base import Descriptor, DescriptorResult, check_elements_and_cutoff, species_indices
 
@@ -108,17 +108,19 @@ class SnapDescriptor(Descriptor):
         self.cutoff = self.rcutfac * 2 * max(self.radii)
         if self.rmin0 < 0 or self.rmin0 >= self.rcutfac * 2 * min(self.radii):
             raise LinpotInputError("snap needs 0 <= rmin0 < the smallest pair cutoff")
-        self._tables = snap_tables(self.twojmax)
-        triples = self._tables[2]
+        ub, rootpq, triples, cg, cg_start, n_u = snap_tables(self.twojmax)
         self.feature_orders = np.full(len(triples), 3, dtype=np.int64)
-        self._bzero = (triples[:, 2] + 1.0) if self.bzeroflag else np.zeros(len(triples))
+        self._kernel_tables = SnapTables(
+            rfac0=self.rfac0, rmin0=self.rmin0, switchflag=self.switchflag, twojmax=self.twojmax, ub=ub, rootpq=rootpq,
+            triples=triples, cg=cg, cg_start=cg_start,
+            bzero=(triples[:, 2] + 1.0) if self.bzeroflag else np.zeros(len(triples)), n_u=n_u)
 
     @property
     def n_features(self) -> int:
-        return len(self._tables[2])
+        return len(self._kernel_tables.triples)
 
     def feature_names(self) -> list[str]:
-        return [f"B[{j1},{j2},{j}]" for j1, j2, j in self._tables[2]]
+        return [f"B[{j1},{j2},{j}]" for j1, j2, j in self._kernel_tables.triples]
 
     def spec(self) -> dict:
         return {"kind": self.kind, "elements": list(self.elements), "twojmax": self.twojmax, "rcutfac": self.rcutfac,
@@ -134,35 +136,34 @@ class SnapDescriptor(Descriptor):
             raise LinpotInputError(f"unknown snap descriptor option(s): {', '.join(sorted(unknown))}")
         return cls(**spec)
 
+    def kernel_tables(self) -> SnapTables:
+        """The descriptor as the kernels' arguments."""
+        return self._kernel_tables
+
     def _pairs(self, positions, numbers, cell, pbc):
         species = species_indices(numbers, self.elements)
         pairs = neighbour_list(positions, cell, pbc, self.cutoff)
         radii = np.array(self.radii)
         rcut = self.rcutfac * (radii[species[pairs.i]] + radii[species[pairs.j]])
         weights = np.array(self.weights)[species[pairs.j]]
-        pair_start = np.searchsorted(pairs.i, np.arange(len(species) + 1)).astype(np.int64)
-        return species, pairs, np.ascontiguousarray(rcut), np.ascontiguousarray(weights), pair_start
-
-    def _args(self):
-        ub, rootpq, triples, cg, cg_start, n_u = self._tables
-        return (self.rfac0, self.rmin0, self.switchflag, self.twojmax, ub, rootpq, triples, cg, cg_start, self._bzero, n_u)
+        return species, pairs, np.ascontiguousarray(rcut), np.ascontiguousarray(weights)
 
     def compute(self, positions, numbers, cell, pbc) -> DescriptorResult:
-        species, pairs, rcut, weights, pair_start = self._pairs(positions, numbers, cell, pbc)
-        G, dG = snap_features(pair_start, np.ascontiguousarray(pairs.vectors), rcut, weights, *self._args())
+        species, pairs, rcut, weights = self._pairs(positions, numbers, cell, pbc)
+        G, dG = snap_features(pairs.pair_start, np.ascontiguousarray(pairs.vectors), rcut, weights, self._kernel_tables)
         return DescriptorResult(G=G, dG=dG, pairs=pairs, species=species)
 
     def features(self, positions, numbers, cell, pbc):
-        species, pairs, rcut, weights, pair_start = self._pairs(positions, numbers, cell, pbc)
-        G = snap_values(pair_start, np.ascontiguousarray(pairs.vectors), rcut, weights, *self._args())
-        return G, _SnapContext(species, pairs, rcut, weights, pair_start)
+        species, pairs, rcut, weights = self._pairs(positions, numbers, cell, pbc)
+        G = snap_values(pairs.pair_start, np.ascontiguousarray(pairs.vectors), rcut, weights, self._kernel_tables)
+        return G, _SnapContext(species, pairs, rcut, weights)
 
     def backward(self, context, dEdG):
         c = context
-        return snap_backward(c.pair_start, c.pairs.j, np.ascontiguousarray(c.pairs.vectors), c.rcut, c.weights,
-                             *self._args(), np.ascontiguousarray(dEdG))
+        return snap_backward(c.pairs.pair_start, c.pairs.j, np.ascontiguousarray(c.pairs.vectors), c.rcut, c.weights,
+                             self._kernel_tables, np.ascontiguousarray(dEdG))
 
 
 class _SnapContext:
-    def __init__(self, species, pairs, rcut, weights, pair_start):
-        self.species, self.pairs, self.rcut, self.weights, self.pair_start = species, pairs, rcut, weights, pair_start
+    def __init__(self, species, pairs, rcut, weights):
+        self.species, self.pairs, self.rcut, self.weights = species, pairs, rcut, weights

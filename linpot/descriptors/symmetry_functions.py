@@ -18,7 +18,7 @@ import itertools
 import numpy as np
 
 from ..errors import LinpotInputError
-from ..kernels.symmetry_functions import symmetry_functions
+from ..kernels.symmetry_functions import SymmetryFunctionTables, symmetry_functions
 from ..neighbours import neighbour_list
 from .base import Descriptor, DescriptorResult, check_elements_and_cutoff, species_indices
 
@@ -41,13 +41,8 @@ class SymmetryFunctionDescriptor(Descriptor):
         grid4 = list(itertools.product(self.g4.get("eta", []), self.g4.get("zeta", []), self.g4.get("lambda", [])))
         if any(z < 1 for _, z, _ in grid4) or any(abs(l) != 1 for _, _, l in grid4) or any(e < 0 for e, _ in grid2):
             raise LinpotInputError("symmetry functions need eta >= 0, zeta >= 1 and lambda = +1 or -1")
-        self._g2_eta = np.array([e for e, _ in grid2])
-        self._g2_rs = np.array([r for _, r in grid2])
-        self._g4_eta = np.array([e for e, _, _ in grid4])
-        self._g4_zeta = np.array([z for _, z, _ in grid4])
-        self._g4_lambda = np.array([l for _, _, l in grid4])
         n = len(self.elements)
-        self._pair_index = np.zeros((n, n), dtype=np.int64)
+        pair_index = np.zeros((n, n), dtype=np.int64)
         names, orders = [], []
         for s in range(n):
             names += [f"G2[{self.elements[s]},eta={e:g},rs={r:g}]" for e, r in grid2]
@@ -55,13 +50,18 @@ class SymmetryFunctionDescriptor(Descriptor):
         k = 0
         for s1 in range(n):
             for s2 in range(s1, n):
-                self._pair_index[s1, s2] = self._pair_index[s2, s1] = k
+                pair_index[s1, s2] = pair_index[s2, s1] = k
                 k += 1
                 names += [f"G4[{self.elements[s1]}{self.elements[s2]},eta={e:g},zeta={z:g},lambda={l:+g}]"
                           for e, z, l in grid4]
                 orders += [2] * len(grid4)
         self._names = names
         self.feature_orders = np.array(orders, dtype=np.int64)
+        self._kernel_tables = SymmetryFunctionTables(
+            rc=self.cutoff, n_species=n, g2_eta=np.array([e for e, _ in grid2], dtype=float),
+            g2_rs=np.array([r for _, r in grid2], dtype=float), g4_eta=np.array([e for e, _, _ in grid4], dtype=float),
+            g4_zeta=np.array([z for _, z, _ in grid4], dtype=float),
+            g4_lambda=np.array([l for _, _, l in grid4], dtype=float), pair_index=pair_index)
 
     @property
     def n_features(self) -> int:
@@ -82,11 +82,13 @@ class SymmetryFunctionDescriptor(Descriptor):
             raise LinpotInputError(f"unknown symmetry-functions option(s): {', '.join(sorted(unknown))}")
         return cls(**spec)
 
+    def kernel_tables(self) -> SymmetryFunctionTables:
+        """The grids as the kernels' arguments."""
+        return self._kernel_tables
+
     def compute(self, positions, numbers, cell, pbc) -> DescriptorResult:
         species = species_indices(numbers, self.elements)
         pairs = neighbour_list(positions, cell, pbc, self.cutoff)
-        pair_start = np.searchsorted(pairs.i, np.arange(len(species) + 1)).astype(np.int64)
-        G, dG = symmetry_functions(pair_start, species[pairs.j], np.ascontiguousarray(pairs.vectors), self.cutoff,
-                                   len(self.elements), self._g2_eta, self._g2_rs, self._g4_eta, self._g4_zeta,
-                                   self._g4_lambda, self._pair_index)
+        G, dG = symmetry_functions(pairs.pair_start, species[pairs.j], np.ascontiguousarray(pairs.vectors),
+                                   self._kernel_tables)
         return DescriptorResult(G=G, dG=dG, pairs=pairs, species=species)

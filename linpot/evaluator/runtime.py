@@ -1,18 +1,61 @@
 """Running a compiled potential: its tables (plain arrays, see :mod:`linpot.evaluator`) and a
 structure in; energy, per-atom energies, forces and stress out.
 
-This module and the kernels it calls are what ``linpot export`` copies into a standalone
+The tables are stored as a flat dict of arrays and scalars (what ``linpot export`` serialises);
+:func:`tables_from_arrays` reads them, field by field by name, into the kernels' named tables
+(:class:`~linpot.kernels.evaluator.ExpansionPotentialTables`,
+:class:`~linpot.kernels.moment_tensors.MomentPotentialTables`), and :func:`tables_to_arrays` writes
+them. This module and the kernels it calls are what ``linpot export`` copies into a standalone
 evaluator, so it imports nothing from linpot but the kernels.
 """
 
 from __future__ import annotations
 
+import typing
+
 import numpy as np
 
-from ..kernels.evaluator import potential_energy_forces
-from ..kernels.moment_tensors import moment_tensor_energy_forces
+from ..kernels.evaluator import ExpansionPotentialTables, potential_energy_forces
+from ..kernels.moment_tensors import MomentPotentialTables, moment_tensor_energy_forces
 from ..kernels.neighbours import neighbour_pairs
 from ..kernels.radial import radial_basis_of_kind
+
+#: The kernel tables of each family of compiled tables (``tables["family"]``).
+FAMILY_TABLES = {"expansion": ExpansionPotentialTables, "moment-tensors": MomentPotentialTables}
+_FIELD_TYPES: dict = {}
+
+
+def _field_types(cls) -> dict:
+    if cls not in _FIELD_TYPES:
+        _FIELD_TYPES[cls] = typing.get_type_hints(cls)
+    return _FIELD_TYPES[cls]
+
+
+def tables_to_arrays(tables) -> dict:
+    """Named kernel tables as one flat dict by field name, nested tables included (their field
+    names are distinct from their parents'); the inverse of :func:`tables_from_arrays`."""
+    out = {}
+    for name, value in tables._asdict().items():
+        items = tables_to_arrays(value).items() if hasattr(value, "_fields") else [(name, value)]
+        for key, item in items:
+            if key in out:
+                raise ValueError(f"kernel tables {type(tables).__name__}: field {key!r} appears twice")
+            out[key] = item
+    return out
+
+
+def tables_from_arrays(cls, arrays: dict):
+    """The named kernel tables ``cls`` (a NamedTuple of arrays, scalars and nested tables) read
+    from the flat dict ``arrays`` by field name; scalars take the field's type."""
+    values = {}
+    for name, kind in _field_types(cls).items():
+        if hasattr(kind, "_fields"):
+            values[name] = tables_from_arrays(kind, arrays)
+        elif kind is np.ndarray:
+            values[name] = arrays[name]
+        else:
+            values[name] = kind(arrays[name])
+    return cls(**values)
 
 
 def run_tables(tables: dict, positions, species, cell, pbc) -> dict:
@@ -21,27 +64,14 @@ def run_tables(tables: dict, positions, species, cell, pbc) -> dict:
 
     ``species[i]``: index of atom i's element in the potential's element list."""
     species = np.ascontiguousarray(species, dtype=np.int64)
-    _, pair_j, vectors, distances, pair_start = neighbour_pairs(positions, cell, pbc, float(tables["cutoff"]))
-    t = tables
-    if t.get("family") == "moment-tensors":
-        f, df = radial_basis_of_kind(distances, int(t["radial_kind"]),
-                                     int(t["n_basis"]), float(t["r_min"]), t["centres"], float(t["width"]),
-                                     float(t["cutoff"]))
-        energies, forces, virial = moment_tensor_energy_forces(
-            pair_start, pair_j, vectors, species, f, df, t["comp_species"], t["comp_mu"],
-            t["comp_nu"], t["comp_idx"], t["poly_start"], t["poly_ids"], t["poly_coef"], t["const"])
+    t = tables_from_arrays(FAMILY_TABLES[tables["family"]], tables)
+    _, pair_j, vectors, distances, pair_start = neighbour_pairs(positions, cell, pbc, t.radial.r_cut)
+    if isinstance(t, MomentPotentialTables):
+        f, df = radial_basis_of_kind(distances, t.radial)
+        energies, forces, virial = moment_tensor_energy_forces(pair_start, pair_j, vectors, species, f, df, t)
     else:
-        energies, forces, virial = _expansion_energy_forces(t, pair_start, pair_j, vectors, species)
+        energies, forces, virial = potential_energy_forces(pair_start, pair_j, vectors, species, t)
     out = {"energy": float(energies.sum()), "energies": energies, "forces": forces}
     if np.all(pbc):
         out["stress"] = virial / abs(np.linalg.det(np.asarray(cell, dtype=float)))
     return out
-
-
-def _expansion_energy_forces(t, pair_start, pair_j, vectors, species):
-    return potential_energy_forces(
-        pair_start, pair_j, vectors, species, int(t["n_species"]), int(t["radial_kind"]),
-        int(t["n_basis"]), float(t["r_min"]), float(t["cutoff"]), t["centres"], float(t["width"]), int(t["l_max"]),
-        t["tuple_start"], t["tuple_lm"], t["tuple_degree"], t["tuple_nch"], t["tuple_w"], t["const"],
-        t["q_channel"], t["q_type"], t["type_entry_start"], t["entry_lm"], t["entry_degree"], t["entry_coef"], t["q_mean"], t["q_scale"],
-        t["q_terms"], t["q_coef"])

@@ -11,7 +11,10 @@ expansion ``a``; a pair feature is ``sqrt(4 pi) a[c, 00]``) is rewritten as
 * the features that enter products (``Q``), kept as they are, with the monomials over them;
 * a constant per species, ``c[s, 0] - sum_k c[s, k] mean_k / scale_k`` over the linear features.
 
-:func:`compile_tables` builds the tables (plain arrays); :class:`CompiledPotential` runs them.
+:func:`compile_tables` builds the tables: the kernels' named tables
+(:class:`~linpot.kernels.evaluator.ExpansionPotentialTables`,
+:class:`~linpot.kernels.moment_tensors.MomentPotentialTables`), stored as plain arrays by field
+name; :class:`CompiledPotential` runs them.
 """
 
 from __future__ import annotations
@@ -23,8 +26,10 @@ import numpy as np
 from ..descriptors import species_indices
 from ..descriptors.invariants import MAX_ORDER
 from ..errors import LinpotInputError
-from ..kernels.radial import RADIAL_CHEBYSHEV, RADIAL_GAUSSIAN
-from .runtime import run_tables
+from ..kernels.evaluator import ExpansionPotentialTables
+from ..kernels.invariants import InvariantTables
+from ..kernels.moment_tensors import MomentComponents, MomentPotentialTables
+from .runtime import run_tables, tables_to_arrays
 
 COMPILED_KINDS = ("pair", "invariants", "moment-tensors")
 
@@ -37,13 +42,6 @@ def supports(potential) -> bool:
     if d.kind == "moment-tensors":
         return potential.model.degree == 1
     return d.kind in COMPILED_KINDS and not getattr(d, "mixed_orders", [])
-
-
-def _radial_tables(d) -> dict:
-    radial = d.radial
-    return {"radial_kind": RADIAL_GAUSSIAN if radial.kind == "gaussian" else RADIAL_CHEBYSHEV,
-            "n_basis": radial.n_basis, "r_min": float(radial.r_min), "width": float(radial.width or 0.0),
-            "centres": np.asarray(getattr(radial, "centres", np.zeros(0)), dtype=float)}
 
 
 def _merge_linear_features(coef, mean, scale, features, feature_terms):
@@ -74,9 +72,9 @@ def _compile_moment_tensors(potential) -> dict:
     polynomials, identical monomials summed, zero weights pruned) over the components it uses."""
     model = potential.model
     d = model.descriptor
-    comp_species, comp_mu, comp_nu, comp_idx, term_start, term_ids, term_coef = d._tables()
+    mt = d.kernel_tables()
+    term_start, term_ids, term_coef = mt.term_start, mt.term_ids, mt.term_coef
     coef = potential.coefficients
-    n_species = len(d.elements)
     const, merged = _merge_linear_features(
         coef, model.feature_mean, model.feature_scale, range(len(term_start) - 1),
         lambda t: ((tuple(sorted(int(c) for c in term_ids[e] if c >= 0)), float(term_coef[e]))
@@ -92,16 +90,16 @@ def _compile_moment_tensors(potential) -> dict:
             poly_coef.append(poly[key])
         poly_start.append(len(poly_coef))
     used = np.array(used, dtype=np.int64)
-    return {
-        "format": "linpot-evaluator-tables", "family": "moment-tensors", "elements": list(d.elements),
-        "cutoff": float(d.cutoff), "n_species": n_species, **_radial_tables(d),
-        "comp_species": np.asarray(comp_species, dtype=np.int64)[used], "comp_mu": np.asarray(comp_mu, dtype=np.int64)[used],
-        "comp_nu": np.asarray(comp_nu, dtype=np.int64)[used],
-        "comp_idx": np.ascontiguousarray(np.asarray(comp_idx, dtype=np.int64)[used]),
-        "poly_start": np.array(poly_start, dtype=np.int64),
-        "poly_ids": np.array(poly_ids, dtype=np.int64).reshape(len(poly_ids), width),
-        "poly_coef": np.array(poly_coef, dtype=float), "const": const,
-    }
+    comp = mt.components
+    tables = MomentPotentialTables(
+        radial=d.radial.kernel_tables(),
+        components=MomentComponents(comp_species=comp.comp_species[used], comp_mu=comp.comp_mu[used],
+                                    comp_nu=comp.comp_nu[used], comp_idx=np.ascontiguousarray(comp.comp_idx[used])),
+        poly_start=np.array(poly_start, dtype=np.int64),
+        poly_ids=np.array(poly_ids, dtype=np.int64).reshape(len(poly_ids), width),
+        poly_coef=np.array(poly_coef, dtype=float), const=const)
+    return {"format": "linpot-evaluator-tables", "family": "moment-tensors", "elements": list(d.elements),
+            **tables_to_arrays(tables)}
 
 
 def table_summary(tables: dict) -> dict:
@@ -112,34 +110,41 @@ def table_summary(tables: dict) -> dict:
     return {"n_monomials": int(np.count_nonzero(tables["tuple_w"])), "n_product_features": int(len(tables["q_channel"]))}
 
 
-def _feature_definitions(descriptor):
-    """Per feature: neighbour species, radial index, coupling type; per type its entries."""
+def _feature_definitions(descriptor) -> InvariantTables:
+    """Per feature: neighbour species, radial index, coupling type; per type its entries (a pair
+    feature is the order-1 invariant ``sqrt(4 pi) a[c, 00]``)."""
     if descriptor.kind == "pair":
         N = descriptor.radial.n_basis
         n_feat = len(descriptor.elements) * N
-        feat_species = np.repeat(np.arange(len(descriptor.elements)), N)
-        feat_n = np.tile(np.arange(N), len(descriptor.elements))
+        feat_nq = np.zeros((n_feat, MAX_ORDER), dtype=np.int64)
+        feat_nq[:, 0] = np.tile(np.arange(N), len(descriptor.elements))
         entry_lm = np.full((1, MAX_ORDER), -1, dtype=np.int64)
         entry_lm[0, 0] = 0
-        return (feat_species, feat_n, np.zeros(n_feat, dtype=np.int64), np.array([0, 1], dtype=np.int64), entry_lm,
-                np.array([math.sqrt(4.0 * math.pi)]))
+        return InvariantTables(feat_species=np.repeat(np.arange(len(descriptor.elements)), N), feat_nq=feat_nq,
+                               feat_slot=np.zeros((n_feat, MAX_ORDER), dtype=np.int64),
+                               feat_type=np.zeros(n_feat, dtype=np.int64),
+                               type_entry_start=np.array([0, 1], dtype=np.int64), entry_lm=entry_lm,
+                               entry_coef=np.array([math.sqrt(4.0 * math.pi)]), type_pos_l=entry_lm.copy())
     if descriptor.kind == "invariants":
         # compact invariants: one radial index for all factors (mixed ones are not compiled)
-        return (descriptor._feat_species, descriptor._feat_n, descriptor._feat_type, descriptor._entry_start,
-                descriptor._entry_lm, descriptor._entry_coef)
+        return descriptor.kernel_tables()
     raise LinpotInputError(f"the fast evaluator does not know descriptor kind {descriptor.kind!r}")
 
 
 def compile_tables(potential) -> dict:
-    """The evaluator tables of ``potential`` (a dict of arrays and scalars, see :mod:`linpot.kernels.evaluator`
-    and, for moment tensors, :func:`linpot.kernels.moment_tensors.moment_tensor_energy_forces`)."""
+    """The evaluator tables of ``potential``: ``format``, ``family`` and ``elements``, and the
+    kernel tables of the family by field name (:class:`~linpot.kernels.evaluator.ExpansionPotentialTables`
+    or :class:`~linpot.kernels.moment_tensors.MomentPotentialTables`, through
+    :func:`~linpot.evaluator.runtime.tables_to_arrays`)."""
     model = potential.model
     d = model.descriptor
     if d.kind == "moment-tensors":
         if model.degree != 1:
             raise LinpotInputError("the fast evaluator runs linear moment-tensor models only")
         return _compile_moment_tensors(potential)
-    feat_species, feat_n, feat_type, entry_start, entry_lm, entry_coef = _feature_definitions(d)
+    features = _feature_definitions(d)
+    feat_species, feat_n, feat_type = features.feat_species, features.feat_nq[:, 0], features.feat_type
+    entry_start, entry_lm, entry_coef = features.type_entry_start, features.entry_lm, features.entry_coef
     N = d.radial.n_basis
     n_species = len(d.elements)
     n_feat = len(feat_type)
@@ -198,23 +203,22 @@ def compile_tables(potential) -> dict:
     entry_start = np.array(kept_start, dtype=np.int64)
     lms = [x for row in tuple_lm for x in row if x >= 0] + [int(x) for x in entry_lm.ravel() if x >= 0]
     l_max = int(math.isqrt(max(lms))) if lms else 0
-    return {
-        "format": "linpot-evaluator-tables", "family": "expansion", "elements": list(d.elements),
-        "cutoff": float(d.cutoff), "n_species": n_species, **_radial_tables(d), "l_max": l_max,
-        "tuple_start": np.array(tuple_start, dtype=np.int64),
-        "tuple_lm": np.array(tuple_lm, dtype=np.int64).reshape(len(tuple_lm), MAX_ORDER),
-        "tuple_degree": np.array([sum(1 for x in row if x >= 0) for row in tuple_lm], dtype=np.int64),
-        "tuple_w": np.array(tuple_w, dtype=float).reshape(len(tuple_w), n_ch), "const": const,
-        "tuple_nch": np.array([int(np.nonzero(w)[0].max()) + 1 for w in tuple_w], dtype=np.int64),
-        "q_channel": np.array([feat_species[k] * N + feat_n[k] for k in q_features], dtype=np.int64),
-        "q_type": np.array([type_local[int(feat_type[k])] for k in q_features], dtype=np.int64),
-        "type_entry_start": np.asarray(entry_start, dtype=np.int64),
-        "entry_lm": np.ascontiguousarray(entry_lm, dtype=np.int64), "entry_coef": np.asarray(entry_coef, dtype=float),
-        "entry_degree": (np.asarray(entry_lm) >= 0).sum(axis=1).astype(np.int64),
-        "q_mean": np.array([mean[k] for k in q_features], dtype=float),
-        "q_scale": np.array([scale[k] for k in q_features], dtype=float),
-        "q_terms": q_terms, "q_coef": np.ascontiguousarray(q_coef),
-    }
+    tables = ExpansionPotentialTables(
+        n_species=n_species, l_max=l_max, radial=d.radial.kernel_tables(),
+        tuple_start=np.array(tuple_start, dtype=np.int64),
+        tuple_lm=np.array(tuple_lm, dtype=np.int64).reshape(len(tuple_lm), MAX_ORDER),
+        tuple_degree=np.array([sum(1 for x in row if x >= 0) for row in tuple_lm], dtype=np.int64),
+        tuple_nch=np.array([int(np.nonzero(w)[0].max()) + 1 for w in tuple_w], dtype=np.int64),
+        tuple_w=np.array(tuple_w, dtype=float).reshape(len(tuple_w), n_ch), const=const,
+        q_channel=np.array([feat_species[k] * N + feat_n[k] for k in q_features], dtype=np.int64),
+        q_type=np.array([type_local[int(feat_type[k])] for k in q_features], dtype=np.int64),
+        type_entry_start=entry_start, entry_lm=np.ascontiguousarray(entry_lm, dtype=np.int64),
+        entry_coef=np.asarray(entry_coef, dtype=float),
+        q_mean=np.array([mean[k] for k in q_features], dtype=float),
+        q_scale=np.array([scale[k] for k in q_features], dtype=float),
+        q_terms=q_terms, q_coef=np.ascontiguousarray(q_coef))
+    return {"format": "linpot-evaluator-tables", "family": "expansion", "elements": list(d.elements),
+            **tables_to_arrays(tables)}
 
 
 class CompiledPotential:

@@ -32,7 +32,7 @@ from ..version import __version__
 _PACKAGE = Path(__file__).resolve().parents[1]
 #: Sources copied into the module, in dependency order.
 SOURCES = ["kernels/radial.py", "kernels/spherical_harmonics.py", "kernels/neighbours.py", "kernels/forces.py",
-           "kernels/evaluator.py", "kernels/moment_tensors.py",
+           "kernels/expansion.py", "kernels/polynomial.py", "kernels/evaluator.py", "kernels/moment_tensors.py",
            "evaluator/runtime.py"]
 
 

@@ -13,26 +13,30 @@ with ``a[c, lm] = sum_j f_n(r_ij) Y_lm(r_ij / r_ij)`` over neighbours of channel
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 from numba import njit
 
-from .forces import add_pair_force, expansion_pair_gradient
+from .expansion import density_expansion, expansion_pair_gradient
+from .forces import add_pair_force
+
+
+class AngularFourierTables(NamedTuple):
+    """An angular Fourier series descriptor as kernel arguments: feature k couples channels
+    ``c1[k]`` and ``c2[k]`` at multiple ``l[k]``, through ``W[l, L]`` (see the module), up to ``l_max``."""
+
+    c1: np.ndarray
+    c2: np.ndarray
+    l: np.ndarray
+    W: np.ndarray
+    l_max: int
 
 
 @njit(cache=True)
-def _expand(p0, p1, species_j, f, Y, N, a):
-    a[:, :] = 0.0
-    for p in range(p0, p1):
-        base = species_j[p] * N
-        for n in range(N):
-            fn = f[p, n]
-            for lm in range(Y.shape[1]):
-                a[base + n, lm] += fn * Y[p, lm]
-
-
-@njit(cache=True)
-def _feature_values_and_gradients(a, c1, c2, l, W, l_max, values, grad, with_gradient):
+def _feature_values_and_gradients(a, tables, values, grad, with_gradient):
     """values[k] and, if asked, grad[k, c, lm] = d values[k] / d a[c, lm] (dense in c and lm)."""
+    c1, c2, l, W = tables.c1, tables.c2, tables.l, tables.W
     for k in range(c1.shape[0]):
         v = 0.0
         for L in range(l[k] + 1):
@@ -48,12 +52,13 @@ def _feature_values_and_gradients(a, c1, c2, l, W, l_max, values, grad, with_gra
 
 
 @njit(cache=True)
-def angular_fourier_features(pair_start, species_j, f, df, Y, dY, unit, n_species, c1, c2, l, W, l_max):
-    """Features ``G (n_atoms, n_feat)`` and ``dG (n_pairs, n_feat, 3)`` = dG_i / dr_ij."""
+def angular_fourier_features(pair_start, species_j, f, df, Y, dY, unit, n_species, tables):
+    """Features ``G (n_atoms, n_feat)`` and ``dG (n_pairs, n_feat, 3)`` = dG_i / dr_ij
+    (``tables``: :class:`AngularFourierTables`)."""
     n_atoms = pair_start.shape[0] - 1
     N = f.shape[1]
-    n_lm = (l_max + 1) * (l_max + 1)
-    n_feat = c1.shape[0]
+    n_lm = (tables.l_max + 1) * (tables.l_max + 1)
+    n_feat = tables.c1.shape[0]
     G = np.zeros((n_atoms, n_feat))
     dG = np.zeros((f.shape[0], n_feat, 3))
     a = np.zeros((n_species * N, n_lm))
@@ -61,9 +66,9 @@ def angular_fourier_features(pair_start, species_j, f, df, Y, dY, unit, n_specie
     for i in range(n_atoms):
         p0 = pair_start[i]
         p1 = pair_start[i + 1]
-        _expand(p0, p1, species_j, f, Y, N, a)
+        density_expansion(p0, p1, species_j, f, Y, a)
         grad[:, :, :] = 0.0
-        _feature_values_and_gradients(a, c1, c2, l, W, l_max, G[i], grad, True)
+        _feature_values_and_gradients(a, tables, G[i], grad, True)
         for p in range(p0, p1):
             base = species_j[p] * N
             for k in range(n_feat):
@@ -75,26 +80,27 @@ def angular_fourier_features(pair_start, species_j, f, df, Y, dY, unit, n_specie
 
 
 @njit(cache=True)
-def angular_fourier_values(pair_start, species_j, f, Y, n_species, c1, c2, l, W, l_max):
+def angular_fourier_values(pair_start, species_j, f, Y, n_species, tables):
+    """Features ``G (n_atoms, n_feat)`` only."""
     n_atoms = pair_start.shape[0] - 1
     N = f.shape[1]
-    n_lm = (l_max + 1) * (l_max + 1)
-    G = np.zeros((n_atoms, c1.shape[0]))
+    n_lm = (tables.l_max + 1) * (tables.l_max + 1)
+    G = np.zeros((n_atoms, tables.c1.shape[0]))
     a = np.zeros((n_species * N, n_lm))
     grad = np.zeros((1, 1, 1))
     for i in range(n_atoms):
-        _expand(pair_start[i], pair_start[i + 1], species_j, f, Y, N, a)
-        _feature_values_and_gradients(a, c1, c2, l, W, l_max, G[i], grad, False)
+        density_expansion(pair_start[i], pair_start[i + 1], species_j, f, Y, a)
+        _feature_values_and_gradients(a, tables, G[i], grad, False)
     return G
 
 
 @njit(cache=True)
-def angular_fourier_backward(pair_start, pair_j, species_j, vectors, f, df, Y, dY, unit, n_species, c1, c2, l, W,
-                             l_max, dEdG):
+def angular_fourier_backward(pair_start, pair_j, species_j, vectors, f, df, Y, dY, unit, n_species, tables, dEdG):
     """Forces and virial (Voigt, eV) from ``dEdG``: ``dE/da`` first, then one pass over neighbours."""
+    c1, c2, l, W = tables.c1, tables.c2, tables.l, tables.W
     n_atoms = pair_start.shape[0] - 1
     N = f.shape[1]
-    n_lm = (l_max + 1) * (l_max + 1)
+    n_lm = (tables.l_max + 1) * (tables.l_max + 1)
     forces = np.zeros((n_atoms, 3))
     virial = np.zeros(6)
     a = np.zeros((n_species * N, n_lm))
@@ -102,7 +108,7 @@ def angular_fourier_backward(pair_start, pair_j, species_j, vectors, f, df, Y, d
     for i in range(n_atoms):
         p0 = pair_start[i]
         p1 = pair_start[i + 1]
-        _expand(p0, p1, species_j, f, Y, N, a)
+        density_expansion(p0, p1, species_j, f, Y, a)
         dEda[:, :] = 0.0
         for k in range(c1.shape[0]):
             w0 = dEdG[i, k]

@@ -2,8 +2,9 @@
 
 For atom i of species s (channels ``c = s' * N + n`` over neighbour species s' and radial index n):
 
-1. the expansion ``a[lm, c] = sum_{j: species(j) = s'} f_n(r_ij) Y_lm(r_ij / r_ij)``, stored with
-   the channel last so that one angular pattern is applied to all channels in one sweep;
+1. the expansion ``a[c, lm] = sum_{j: species(j) = s'} f_n(r_ij) Y_lm(r_ij / r_ij)``
+   (:func:`~linpot.kernels.expansion.density_expansion`), copied with the channel last (``aT[lm, c]``)
+   so that one angular pattern is applied to all channels in one sweep;
 2. the energy, in two parts:
    * the features that enter the model only linearly, merged at load time into one polynomial
      per central species: for each distinct angular pattern ``(lm_1..lm_p)`` a weight per
@@ -12,7 +13,7 @@ For atom i of species s (channels ``c = s' * N + n`` over neighbour species s' a
    * the features that enter products (``Q``): their values ``B_k``, standardised
      ``g_k = (B_k - mean_k) / scale_k``, and the polynomial ``sum_t w_t prod g``;
 3. ``dE/da[lm, c]`` from both parts (products of the other factors, O(p) per monomial with
-   repeated factors included);
+   repeated factors included: :mod:`linpot.kernels.polynomial`);
 4. one pass over the neighbours: ``dE/dr_ij = sum_lm h1[lm] Y_lm r_hat + h0[lm] grad Y_lm`` with
    ``h0[lm] = sum_n dE/da[lm, c] f_n``, ``h1[lm] = sum_n dE/da[lm, c] f_n'``.
 
@@ -22,21 +23,54 @@ the neighbour list and the cost per atom does not depend on the size of the syst
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 from numba import njit
 
+from .expansion import density_expansion
 from .forces import add_pair_force, largest_neighbourhood
-from .radial import radial_basis_of_kind
+from .polynomial import monomial_value_gradient, polynomial_value_gradient
+from .radial import RadialTables, radial_basis_of_kind
 from .spherical_harmonics import _normalisation, real_spherical_harmonics_into
 
 
+class ExpansionPotentialTables(NamedTuple):
+    """A fitted potential on the expansion as kernel arguments (built by
+    :func:`linpot.evaluator.compile_tables`, see :func:`potential_energy_forces`)."""
+
+    n_species: int
+    l_max: int
+    radial: RadialTables
+    tuple_start: np.ndarray
+    tuple_lm: np.ndarray
+    tuple_degree: np.ndarray
+    tuple_nch: np.ndarray
+    tuple_w: np.ndarray
+    const: np.ndarray
+    q_channel: np.ndarray
+    q_type: np.ndarray
+    type_entry_start: np.ndarray
+    entry_lm: np.ndarray
+    entry_coef: np.ndarray
+    q_mean: np.ndarray
+    q_scale: np.ndarray
+    q_terms: np.ndarray
+    q_coef: np.ndarray
+
+
 @njit(cache=True)
-def merged_polynomial(aT, tuple_lm, tuple_degree, tuple_nch, tuple_w, start, stop, dEdaT):
-    """``sum_T sum_c W[T, c] prod_q aT[lm_Tq, c]`` over patterns ``start..stop`` and channels
+def merged_polynomial(aT, tables, start, stop, dEdaT, prefix):
+    """``sum_T sum_c W[T, c] prod_q aT[lm_Tq, c]`` over the patterns ``start..stop`` of ``tables``
+    (:class:`ExpansionPotentialTables`: factors ``tuple_lm``, weights ``W = tuple_w``) and channels
     ``c < tuple_nch[T]`` (the weights beyond are zero), adding the gradient into ``dEdaT``.
-    Degrees 1-4 are written out; higher ones use prefix/suffix products."""
+    Degrees 1-4 are written out, all channels of a pattern in one sweep; higher ones go channel by
+    channel through :func:`~linpot.kernels.polynomial.monomial_value_gradient`."""
+    tuple_lm = tables.tuple_lm
+    tuple_degree = tables.tuple_degree
+    tuple_nch = tables.tuple_nch
+    tuple_w = tables.tuple_w
     energy = 0.0
-    prefix = np.zeros(8)
     for T in range(start, stop):
         degree = tuple_degree[T]
         n_ch = tuple_nch[T]
@@ -93,66 +127,39 @@ def merged_polynomial(aT, tuple_lm, tuple_degree, tuple_nch, tuple_w, start, sto
                 w = tuple_w[T, c]
                 if w == 0.0:
                     continue
-                value = 1.0
-                for q in range(degree):
-                    prefix[q] = value
-                    value *= aT[tuple_lm[T, q], c]
-                suffix = w
-                for q in range(degree - 1, -1, -1):
-                    lm = tuple_lm[T, q]
-                    dEdaT[lm, c] += prefix[q] * suffix
-                    suffix *= aT[lm, c]
-                energy += w * value
+                energy += monomial_value_gradient(aT[:, c], tuple_lm, T, w, dEdaT[:, c], prefix, False)
     return energy
 
 
 @njit(cache=True)
-def coupled_value_gradient(aT, c, entry_lm, entry_degree, entry_coef, start, stop, grad):
-    """``B = sum_e coef_e prod_q aT[lm_eq, c]`` over entries ``start..stop`` and ``grad[lm] = dB/daT[lm, c]``."""
-    value = 0.0
-    prefix = np.zeros(8)
-    for e in range(start, stop):
-        degree = entry_degree[e]
-        prod = 1.0
-        for q in range(degree):
-            prefix[q] = prod
-            prod *= aT[entry_lm[e, q], c]
-        suffix = entry_coef[e]
-        for q in range(degree - 1, -1, -1):
-            lm = entry_lm[e, q]
-            grad[lm] += prefix[q] * suffix
-            suffix *= aT[lm, c]
-        value += entry_coef[e] * prod
-    return value
-
-
-@njit(cache=True)
-def potential_energy_forces(pair_start, pair_j, vectors, species, n_species, radial_kind, n_basis, r_min, r_cut,
-                            centres, width, l_max,
-                            tuple_start, tuple_lm, tuple_degree, tuple_nch, tuple_w, const,
-                            q_channel, q_type, type_entry_start, entry_lm, entry_degree, entry_coef, q_mean, q_scale,
-                            q_terms, q_coef):
+def potential_energy_forces(pair_start, pair_j, vectors, species, tables):
     """Per-atom energies (eV), forces (eV/Å) and virial (Voigt, eV) of a polynomial potential.
 
-    ``tuple_start[s]:tuple_start[s+1]``: angular patterns of central species s, each with
-    ``tuple_degree`` factors ``tuple_lm`` and a weight per channel ``tuple_w[T, :tuple_nch[T]]``;
-    ``const[s]``: constant energy. ``q_*``: features entering products (channel, coupling type,
-    mean, scale) and ``q_terms`` (monomials over them, -1 padded) with weights ``q_coef[s, t]``.
-    Pairs sorted by central atom (``pair_start``), ``vectors`` = r_ij (Å).
+    ``tables`` (:class:`ExpansionPotentialTables`): ``tuple_start[s]:tuple_start[s+1]``, the angular
+    patterns of central species s, each with ``tuple_degree`` factors ``tuple_lm`` and a weight per
+    channel ``tuple_w[T, :tuple_nch[T]]``; ``const[s]``, the constant energy; ``q_*``, the features
+    entering products (channel, coupling type with its entries ``type_entry_start``, ``entry_lm``,
+    ``entry_coef``, mean, scale) and ``q_terms`` (monomials over them, -1 padded) with weights
+    ``q_coef[s, t]``. Pairs sorted by central atom (``pair_start``), ``vectors`` = r_ij (Å).
     """
+    t = tables
     n_atoms = pair_start.shape[0] - 1
-    n_lm = (l_max + 1) * (l_max + 1)
-    n_ch = n_species * n_basis
-    n_q = q_channel.shape[0]
+    n_basis = t.radial.n_basis
+    n_lm = (t.l_max + 1) * (t.l_max + 1)
+    n_ch = t.n_species * n_basis
+    n_q = t.q_channel.shape[0]
+    species_j = species[pair_j]
     energies = np.zeros(n_atoms)
     forces = np.zeros((n_atoms, 3))
     virial = np.zeros(6)
+    a = np.zeros((n_ch, n_lm))
     aT = np.zeros((n_lm, n_ch))
     dEdaT = np.zeros((n_lm, n_ch))
     dEda = np.zeros((n_ch, n_lm))
     gq = np.zeros(n_q)
     dEdg = np.zeros(n_q)
     gB = np.zeros((max(n_q, 1), n_lm))
+    prefix = np.zeros(max(t.tuple_lm.shape[1], t.entry_lm.shape[1], t.q_terms.shape[1]) + 1)
     h0 = np.zeros(n_lm)
     h1 = np.zeros(n_lm)
     # Per-atom buffers, allocated once: allocating them per atom (a few hundred kB) costs more
@@ -160,58 +167,42 @@ def potential_energy_forces(pair_start, pair_j, vectors, species, n_species, rad
     max_pairs = largest_neighbourhood(pair_start)
     Y = np.zeros((max_pairs, n_lm))
     dY = np.zeros((max_pairs, n_lm, 3))
-    K = _normalisation(l_max)
+    K = _normalisation(t.l_max)
     for i in range(n_atoms):
         p0 = pair_start[i]
         p1 = pair_start[i + 1]
         m = p1 - p0
         vec = vectors[p0:p1]
         r = np.sqrt(vec[:, 0] ** 2 + vec[:, 1] ** 2 + vec[:, 2] ** 2)
-        f, df = radial_basis_of_kind(r, radial_kind, n_basis, r_min, centres, width, r_cut)
-        real_spherical_harmonics_into(vec, l_max, K, Y, dY)
-        aT[:, :] = 0.0
-        for pp in range(m):
-            base = species[pair_j[p0 + pp]] * n_basis
+        f, df = radial_basis_of_kind(r, t.radial)
+        real_spherical_harmonics_into(vec, t.l_max, K, Y, dY)
+        density_expansion(0, m, species_j[p0:p1], f, Y, a)
+        # channel last: one angular pattern is applied to all channels in one sweep
+        for c in range(n_ch):
             for lm in range(n_lm):
-                y = Y[pp, lm]
-                for n in range(n_basis):
-                    aT[lm, base + n] += f[pp, n] * y
+                aT[lm, c] = a[c, lm]
         dEdaT[:, :] = 0.0
         s = species[i]
-        e = const[s] + merged_polynomial(aT, tuple_lm, tuple_degree, tuple_nch, tuple_w, tuple_start[s],
-                                         tuple_start[s + 1], dEdaT)
+        e = t.const[s] + merged_polynomial(aT, t, t.tuple_start[s], t.tuple_start[s + 1], dEdaT, prefix)
         if n_q > 0:
             for k in range(n_q):
-                t = q_type[k]
+                q_type = t.q_type[k]
                 gB[k, :] = 0.0
-                value = coupled_value_gradient(aT, q_channel[k], entry_lm, entry_degree, entry_coef,
-                                               type_entry_start[t], type_entry_start[t + 1], gB[k])
-                gq[k] = (value - q_mean[k]) / q_scale[k]
+                value = polynomial_value_gradient(a[t.q_channel[k]], t.type_entry_start[q_type],
+                                                  t.type_entry_start[q_type + 1], t.entry_lm, t.entry_coef, 1.0, gB[k],
+                                                  prefix)
+                gq[k] = (value - t.q_mean[k]) / t.q_scale[k]
             dEdg[:] = 0.0
-            for t in range(q_terms.shape[0]):
-                w = q_coef[s, t]
+            for term in range(t.q_terms.shape[0]):
+                w = t.q_coef[s, term]
                 if w == 0.0:
                     continue
-                v = w
-                deg = 0
-                for q in range(q_terms.shape[1]):
-                    kk = q_terms[t, q]
-                    if kk < 0:
-                        break
-                    v *= gq[kk]
-                    deg += 1
-                e += v
-                for q in range(deg):
-                    d = w
-                    for q2 in range(deg):
-                        if q2 != q:
-                            d *= gq[q_terms[t, q2]]
-                    dEdg[q_terms[t, q]] += d
+                e += monomial_value_gradient(gq, t.q_terms, term, w, dEdg, prefix, False)
             for k in range(n_q):
-                wk = dEdg[k] / q_scale[k]
+                wk = dEdg[k] / t.q_scale[k]
                 if wk == 0.0:
                     continue
-                c = q_channel[k]
+                c = t.q_channel[k]
                 for lm in range(n_lm):
                     dEdaT[lm, c] += wk * gB[k, lm]
         energies[i] = e
@@ -220,7 +211,7 @@ def potential_energy_forces(pair_start, pair_j, vectors, species, n_species, rad
             for c in range(n_ch):
                 dEda[c, lm] = dEdaT[lm, c]
         for pp in range(m):
-            base = species[pair_j[p0 + pp]] * n_basis
+            base = species_j[p0 + pp] * n_basis
             h0[:] = 0.0
             h1[:] = 0.0
             for n in range(n_basis):

@@ -33,26 +33,6 @@ def add_pair_force(i, j, rx, ry, rz, gx, gy, gz, forces, virial):
     virial[5] += 0.5 * (rx * gy + ry * gx)
 
 
-@njit(cache=True, inline="always")
-def expansion_pair_gradient(p, base, dEda, f, df, Y, dY, unit):
-    """``dE/dr_ij = sum_{n, lm} dE/da[base + n, lm] d(f_n(r) Y_lm(r_hat))/dr_ij`` for pair p."""
-    gx = 0.0
-    gy = 0.0
-    gz = 0.0
-    for n in range(f.shape[1]):
-        fn = f[p, n]
-        dfn = df[p, n]
-        for lm in range(Y.shape[1]):
-            w = dEda[base + n, lm]
-            if w == 0.0:
-                continue
-            y = dfn * Y[p, lm]
-            gx += w * (y * unit[p, 0] + fn * dY[p, lm, 0])
-            gy += w * (y * unit[p, 1] + fn * dY[p, lm, 1])
-            gz += w * (y * unit[p, 2] + fn * dY[p, lm, 2])
-    return gx, gy, gz
-
-
 @njit(cache=True)
 def contract_pair_gradient(pair_i, pair_j, vectors, dEdG, dG, n_atoms):
     """Chain rule ``dE/dr_ij = sum_k dE/dG_i[k] dG_i[k]/dr_ij`` over pairs.

@@ -10,40 +10,57 @@ neighbour (linear in neighbours).
 Two ways to the forces: ``invariant_features`` gives every ``dB_k/dr_ij`` (the design matrix
 needs them); ``invariant_backward`` takes ``dE/dB`` and goes through ``dE/da`` (reverse mode),
 at a cost independent of the number of invariants per neighbour.
+
+The gradient of invariant k with respect to the expansion is kept per radial index of its
+element's block, ``gB[k, n, lm] = dB_k / da_{s_k N + n, lm}``, for the (n, l) of its factors only.
 """
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 from numba import njit
 
-from .forces import add_pair_force, expansion_pair_gradient
+from .expansion import density_expansion, expansion_pair_gradient
+from .forces import add_pair_force
+from .polynomial import monomial_value, monomial_value_gradient
+
+
+class InvariantTables(NamedTuple):
+    """An invariant descriptor as kernel arguments. Per invariant k: element ``feat_species``,
+    radial index of each factor ``feat_nq[k, q]``, the first factor that is the same vector
+    (same l and radial index) ``feat_slot[k, q]``, coupling type ``feat_type``. Per type t: its
+    entries ``type_entry_start[t]:type_entry_start[t+1]`` (``entry_lm`` -1 padded, ``entry_coef``)
+    and the l of each factor ``type_pos_l[t, q]`` (-1 padded)."""
+
+    feat_species: np.ndarray
+    feat_nq: np.ndarray
+    feat_slot: np.ndarray
+    feat_type: np.ndarray
+    type_entry_start: np.ndarray
+    entry_lm: np.ndarray
+    entry_coef: np.ndarray
+    type_pos_l: np.ndarray
 
 
 @njit(cache=True)
-def _expansion(i, pair_start, species_j, f, Y, a):
-    """a[c, lm] of atom i (a is overwritten)."""
-    N = f.shape[1]
-    n_lm = Y.shape[1]
-    a[:, :] = 0.0
-    for p in range(pair_start[i], pair_start[i + 1]):
-        base = species_j[p] * N
-        for n in range(N):
-            fn = f[p, n]
-            for lm in range(n_lm):
-                a[base + n, lm] += fn * Y[p, lm]
-
-
-@njit(cache=True)
-def _invariants(a, N, feat_species, feat_nq, feat_slot, feat_type, type_entry_start, entry_lm, entry_coef,
-                type_pos_l, values, gB, with_gradient):
-    """values[k] = B_k and, if with_gradient, gB[k, q, lm] = dB_k / da_{c_kq, lm}, gathered on the
-    first factor q with the same (l, n) (``feat_slot[k, q]``: factors that are the same vector
-    share one slot, so a compact invariant costs its distinct l, not its order)."""
+def _invariants(a, N, tables, values, gB, with_gradient, factors, prefix):
+    """values[k] = B_k and, if with_gradient, gB[k, n, lm] = dB_k / da_{s_k N + n, lm} for the
+    (n, l) of its factors (zeroed here; factors that are the same vector share it, so a compact
+    invariant costs its distinct l, not its order). ``factors`` (one row of ``entry_lm.shape[1]``),
+    ``prefix``: scratch."""
+    feat_species, feat_nq, feat_slot, feat_type = tables.feat_species, tables.feat_nq, tables.feat_slot, tables.feat_type
+    type_entry_start, entry_lm, entry_coef, type_pos_l = (tables.type_entry_start, tables.entry_lm, tables.entry_coef,
+                                                          tables.type_pos_l)
+    n_lm = a.shape[1]
     p_max = entry_lm.shape[1]
     for k in range(feat_type.shape[0]):
         base = feat_species[k] * N
         t = feat_type[k]
+        # the element's block of the expansion, flat: factor q is x[feat_nq[k, q] * n_lm + lm]
+        x = a[base:base + N].reshape(-1)
+        g = gB[k if with_gradient else 0].reshape(-1)
         if with_gradient:
             for q in range(p_max):
                 l = type_pos_l[t, q]
@@ -51,60 +68,52 @@ def _invariants(a, N, feat_species, feat_nq, feat_slot, feat_type, type_entry_st
                     break
                 if feat_slot[k, q] != q:
                     continue
+                n = feat_nq[k, q]
                 for lm in range(l * l, (l + 1) * (l + 1)):
-                    gB[k, q, lm] = 0.0
+                    gB[k, n, lm] = 0.0
         value = 0.0
         for e in range(type_entry_start[t], type_entry_start[t + 1]):
-            coef = entry_coef[e]
-            prod = coef
             for q in range(p_max):
                 lm = entry_lm[e, q]
-                if lm < 0:
-                    break
-                prod *= a[base + feat_nq[k, q], lm]
-            value += prod
-            if not with_gradient:
-                continue
-            for q in range(p_max):
-                lm = entry_lm[e, q]
-                if lm < 0:
-                    break
-                g = coef
-                for q2 in range(p_max):
-                    lm2 = entry_lm[e, q2]
-                    if lm2 < 0:
-                        break
-                    if q2 != q:
-                        g *= a[base + feat_nq[k, q2], lm2]
-                gB[k, feat_slot[k, q], lm] += g
+                factors[0, q] = -1 if lm < 0 else feat_nq[k, q] * n_lm + lm
+            if with_gradient:
+                value += monomial_value_gradient(x, factors, 0, entry_coef[e], g, prefix, False)
+            else:
+                value += monomial_value(x, factors, 0, entry_coef[e])
         values[k] = value
 
 
 @njit(cache=True)
-def invariant_features(pair_start, species_j, f, df, Y, dY, unit, n_species,
-                       feat_species, feat_nq, feat_slot, feat_type, type_entry_start, entry_lm, entry_coef, type_pos_l):
+def _scratch(N, n_lm, n_species, tables, with_gradient):
+    """Per-atom buffers: the expansion ``a``, the gradients ``gB`` (if asked) and the monomial scratch rows."""
+    p_max = tables.entry_lm.shape[1]
+    gB = np.zeros((tables.feat_type.shape[0], N, n_lm) if with_gradient else (1, 1, 1))
+    return np.zeros((n_species * N, n_lm)), gB, np.zeros((1, p_max), dtype=np.int64), np.zeros(p_max + 1)
+
+
+@njit(cache=True)
+def invariant_features(pair_start, species_j, f, df, Y, dY, unit, n_species, tables):
     """Per-atom invariants ``G (n_atoms, n_feat)`` and ``dG (n_pairs, n_feat, 3)`` = dG_i/dr_ij.
 
     Pairs must be sorted by central atom; atom i owns pairs ``pair_start[i]:pair_start[i+1]``.
     ``f, df`` (n_pairs, N): radial basis and derivative; ``Y, dY``: real harmonics and their
-    gradients; ``unit``: r_ij / |r_ij|. ``entry_lm`` (n_entries, p_max) is padded with -1;
-    ``type_pos_l[t, q]`` is the l of factor q of type t.
+    gradients; ``unit``: r_ij / |r_ij|; ``tables``: :class:`InvariantTables`.
     """
+    feat_species, feat_nq, feat_slot, feat_type = tables.feat_species, tables.feat_nq, tables.feat_slot, tables.feat_type
+    type_pos_l = tables.type_pos_l
     n_atoms = pair_start.shape[0] - 1
     n_pairs = f.shape[0]
     N = f.shape[1]
     n_lm = Y.shape[1]
     n_feat = feat_type.shape[0]
-    p_max = entry_lm.shape[1]
+    p_max = type_pos_l.shape[1]
     G = np.zeros((n_atoms, n_feat))
     dG = np.zeros((n_pairs, n_feat, 3))
-    a = np.zeros((n_species * N, n_lm))
-    gB = np.zeros((n_feat, p_max, n_lm))
+    a, gB, factors, prefix = _scratch(N, n_lm, n_species, tables, True)
     D = np.zeros((N, n_lm, 3))
     for i in range(n_atoms):
-        _expansion(i, pair_start, species_j, f, Y, a)
-        _invariants(a, N, feat_species, feat_nq, feat_slot, feat_type, type_entry_start, entry_lm, entry_coef, type_pos_l,
-                    G[i], gB, True)
+        density_expansion(pair_start[i], pair_start[i + 1], species_j, f, Y, a)
+        _invariants(a, N, tables, G[i], gB, True, factors, prefix)
         for p in range(pair_start[i], pair_start[i + 1]):
             for n in range(N):
                 fn = f[p, n]
@@ -130,7 +139,7 @@ def invariant_features(pair_start, species_j, f, df, Y, dY, unit, n_species,
                         continue
                     n = feat_nq[k, q]
                     for lm in range(l * l, (l + 1) * (l + 1)):
-                        w = gB[k, q, lm]
+                        w = gB[k, n, lm]
                         gx += w * D[n, lm, 0]
                         gy += w * D[n, lm, 1]
                         gz += w * D[n, lm, 2]
@@ -141,43 +150,37 @@ def invariant_features(pair_start, species_j, f, df, Y, dY, unit, n_species,
 
 
 @njit(cache=True)
-def invariant_values(pair_start, species_j, f, Y, n_species, feat_species, feat_nq, feat_slot, feat_type,
-                     type_entry_start, entry_lm, entry_coef, type_pos_l):
+def invariant_values(pair_start, species_j, f, Y, n_species, tables):
     """Per-atom invariants ``G (n_atoms, n_feat)`` only."""
     n_atoms = pair_start.shape[0] - 1
     N = f.shape[1]
-    n_feat = feat_type.shape[0]
-    G = np.zeros((n_atoms, n_feat))
-    a = np.zeros((n_species * N, Y.shape[1]))
-    gB = np.zeros((1, 1, 1))
+    G = np.zeros((n_atoms, tables.feat_type.shape[0]))
+    a, gB, factors, prefix = _scratch(N, Y.shape[1], n_species, tables, False)
     for i in range(n_atoms):
-        _expansion(i, pair_start, species_j, f, Y, a)
-        _invariants(a, N, feat_species, feat_nq, feat_slot, feat_type, type_entry_start, entry_lm, entry_coef, type_pos_l,
-                    G[i], gB, False)
+        density_expansion(pair_start[i], pair_start[i + 1], species_j, f, Y, a)
+        _invariants(a, N, tables, G[i], gB, False, factors, prefix)
     return G
 
 
 @njit(cache=True)
-def invariant_backward(pair_start, pair_j, species_j, vectors, f, df, Y, dY, unit, n_species,
-                       feat_species, feat_nq, feat_slot, feat_type, type_entry_start, entry_lm, entry_coef, type_pos_l,
-                       dEdG):
+def invariant_backward(pair_start, pair_j, species_j, vectors, f, df, Y, dY, unit, n_species, tables, dEdG):
     """Forces (n_atoms, 3) and virial (Voigt, eV) from ``dEdG[i, k] = dE/dB_k(i)`` in reverse mode:
     ``dE/da_{c,lm} = sum_k dE/dB_k dB_k/da_{c,lm}``, then ``dE/dr_ij = sum_{n,lm} dE/da d(f_n Y_lm)/dr_ij``."""
+    feat_species, feat_nq, feat_slot, feat_type = tables.feat_species, tables.feat_nq, tables.feat_slot, tables.feat_type
+    type_pos_l = tables.type_pos_l
     n_atoms = pair_start.shape[0] - 1
     N = f.shape[1]
     n_lm = Y.shape[1]
     n_feat = feat_type.shape[0]
-    p_max = entry_lm.shape[1]
+    p_max = type_pos_l.shape[1]
     forces = np.zeros((n_atoms, 3))
     virial = np.zeros(6)
-    a = np.zeros((n_species * N, n_lm))
-    gB = np.zeros((n_feat, p_max, n_lm))
+    a, gB, factors, prefix = _scratch(N, n_lm, n_species, tables, True)
     dEda = np.zeros((n_species * N, n_lm))
     values = np.zeros(n_feat)
     for i in range(n_atoms):
-        _expansion(i, pair_start, species_j, f, Y, a)
-        _invariants(a, N, feat_species, feat_nq, feat_slot, feat_type, type_entry_start, entry_lm, entry_coef, type_pos_l,
-                    values, gB, True)
+        density_expansion(pair_start[i], pair_start[i + 1], species_j, f, Y, a)
+        _invariants(a, N, tables, values, gB, True, factors, prefix)
         dEda[:, :] = 0.0
         for k in range(n_feat):
             w = dEdG[i, k]
@@ -191,9 +194,9 @@ def invariant_backward(pair_start, pair_j, species_j, vectors, f, df, Y, dY, uni
                     break
                 if feat_slot[k, q] != q:
                     continue
-                c = base + feat_nq[k, q]
+                n = feat_nq[k, q]
                 for lm in range(l * l, (l + 1) * (l + 1)):
-                    dEda[c, lm] += w * gB[k, q, lm]
+                    dEda[base + n, lm] += w * gB[k, n, lm]
         for p in range(pair_start[i], pair_start[i + 1]):
             base = species_j[p] * N
             gx, gy, gz = expansion_pair_gradient(p, base, dEda, f, df, Y, dY, unit)

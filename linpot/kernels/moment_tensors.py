@@ -14,11 +14,50 @@ few components only, listed by ``_basis_components``.
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 from numba import njit
 
 from .forces import add_pair_force, largest_neighbourhood
+from .polynomial import polynomial_value, polynomial_value_gradient
+from .radial import RadialTables
+
+
+class MomentComponents(NamedTuple):
+    """The moment components as kernel arguments: per component c its neighbour element
+    ``comp_species``, radial index ``comp_mu``, rank ``comp_nu`` and tensor indices ``comp_idx``
+    (-1 padded)."""
+
+    comp_species: np.ndarray
+    comp_mu: np.ndarray
+    comp_nu: np.ndarray
+    comp_idx: np.ndarray
+
+
+class MomentTensorTables(NamedTuple):
+    """A moment-tensor descriptor as kernel arguments: its components and, per basis function t,
+    the terms ``term_start[t]:term_start[t+1]``, each with its components ``term_ids`` (-1
+    padded) and coefficient ``term_coef``."""
+
+    components: MomentComponents
+    term_start: np.ndarray
+    term_ids: np.ndarray
+    term_coef: np.ndarray
+
+
+class MomentPotentialTables(NamedTuple):
+    """A linear moment-tensor potential as kernel arguments (built by
+    :func:`linpot.evaluator.compile_tables`): the radial basis, the components it uses, one merged
+    polynomial in them per central species s (terms ``poly_start[s]:poly_start[s+1]``, components
+    ``poly_ids``, coefficients ``poly_coef``) and the constant energies ``const[s]``."""
+
+    radial: RadialTables
+    components: MomentComponents
+    poly_start: np.ndarray
+    poly_ids: np.ndarray
+    poly_coef: np.ndarray
+    const: np.ndarray
 
 
 @njit(cache=True)
@@ -144,24 +183,14 @@ def _basis_components(term_start, term_ids, n_comp):
 @njit(cache=True)
 def _basis(M, term_start, term_ids, term_coef, bc_start, bc_ids, values, gM, with_gradient, prefix):
     """values[t] = B_t and, if asked, gM[t, c] = dB_t / dM_c for the components c of B_t (others untouched)."""
-    width = term_ids.shape[1]
     for t in range(term_start.shape[0] - 1):
         if with_gradient:
             for s in range(bc_start[t], bc_start[t + 1]):
                 gM[t, bc_ids[s]] = 0.0
-            values[t] = merged_moment_polynomial(M, term_start[t], term_start[t + 1], term_ids, term_coef, 1.0, gM[t],
-                                                 prefix)
-            continue
-        v = 0.0
-        for e in range(term_start[t], term_start[t + 1]):
-            prod = term_coef[e]
-            for q in range(width):
-                c = term_ids[e, q]
-                if c < 0:
-                    break
-                prod *= M[c]
-            v += prod
-        values[t] = v
+            values[t] = polynomial_value_gradient(M, term_start[t], term_start[t + 1], term_ids, term_coef, 1.0, gM[t],
+                                                  prefix)
+        else:
+            values[t] = polynomial_value(M, term_start[t], term_start[t + 1], term_ids, term_coef)
 
 
 @njit(cache=True)
@@ -169,15 +198,17 @@ def _basis_backward(M, term_start, term_ids, term_coef, w, dEdM, prefix):
     """``dEdM[c] += sum_t w[t] dB_t / dM_c``, term by term (no per-basis-function gradient rows)."""
     for t in range(term_start.shape[0] - 1):
         if w[t] != 0.0:
-            merged_moment_polynomial(M, term_start[t], term_start[t + 1], term_ids, term_coef, w[t], dEdM, prefix)
+            polynomial_value_gradient(M, term_start[t], term_start[t + 1], term_ids, term_coef, w[t], dEdM, prefix)
 
 
 @njit(cache=True)
-def moment_tensor_features(pair_start, species_j, vectors, f, df, comp_species, comp_mu, comp_nu, comp_idx, term_start,
-                           term_ids, term_coef, with_gradient):
-    """``G (n_atoms, n_basis)`` and, if asked, ``dG (n_pairs, n_basis, 3)`` = dG_i / dr_ij.
+def moment_tensor_features(pair_start, species_j, vectors, f, df, tables, with_gradient):
+    """``G (n_atoms, n_basis)`` and, if asked, ``dG (n_pairs, n_basis, 3)`` = dG_i / dr_ij
+    (``tables``: :class:`MomentTensorTables`).
 
     ``dG[ij, t] = sum_c dB_t/dM_c dM_c/dr_ij`` over the few components c of B_t."""
+    comp_species, comp_mu = tables.components.comp_species, tables.components.comp_mu
+    term_start, term_ids, term_coef = tables.term_start, tables.term_ids, tables.term_coef
     n_atoms = pair_start.shape[0] - 1
     n_comp = comp_mu.shape[0]
     n_feat = term_start.shape[0] - 1
@@ -187,7 +218,7 @@ def moment_tensor_features(pair_start, species_j, vectors, f, df, comp_species, 
     M = np.zeros(n_comp)
     dM = np.zeros((max_pairs if with_gradient else 0, n_comp, 3))
     gM = np.zeros((n_feat if with_gradient else 0, n_comp))
-    mono_pow, comp_mono, nu_max = _monomial_tables(comp_nu, comp_idx)
+    mono_pow, comp_mono, nu_max = _monomial_tables(tables.components.comp_nu, tables.components.comp_idx)
     upow = np.zeros((3, nu_max + 1))
     mono = np.zeros((max_pairs, mono_pow.shape[0]))
     dmono = np.zeros((max_pairs, mono_pow.shape[0], 3))
@@ -280,9 +311,10 @@ def _add_dense_moment_forces(i, p0, p1, pair_j, vectors, species_j, f, df, W, mo
 
 
 @njit(cache=True)
-def _reverse_buffers(pair_start, species_j, comp_species, comp_mu, comp_nu, comp_idx, n_species):
+def _reverse_buffers(pair_start, species_j, components, n_species):
     """Tables and per-atom buffers shared by the two reverse-mode drivers."""
-    mono_pow, comp_mono, nu_max = _monomial_tables(comp_nu, comp_idx)
+    comp_species, comp_mu = components.comp_species, components.comp_mu
+    mono_pow, comp_mono, nu_max = _monomial_tables(components.comp_nu, components.comp_idx)
     n_mono = mono_pow.shape[0]
     n_sp = n_species
     for c in range(comp_species.shape[0]):
@@ -297,44 +329,21 @@ def _reverse_buffers(pair_start, species_j, comp_species, comp_mu, comp_nu, comp
 
 
 @njit(cache=True)
-def merged_moment_polynomial(M, start, stop, ids, coef, weight, dEdM, prefix):
-    """``weight * P`` with ``P = sum_e coef_e prod_q M[ids[e, q]]`` over terms ``start:stop``; adds
-    ``weight * dP/dM`` into ``dEdM``. Prefix and suffix products give each term's gradient in
-    O(factors) (``prefix``: scratch of length ``ids.shape[1] + 1``)."""
-    width = ids.shape[1]
-    value = 0.0
-    for e in range(start, stop):
-        n = 0
-        prefix[0] = weight * coef[e]
-        while n < width and ids[e, n] >= 0:
-            prefix[n + 1] = prefix[n] * M[ids[e, n]]
-            n += 1
-        value += prefix[n]
-        suffix = 1.0
-        for q in range(n - 1, -1, -1):
-            c = ids[e, q]
-            dEdM[c] += prefix[q] * suffix
-            suffix *= M[c]
-    return value
-
-
-@njit(cache=True)
-def _moment_reverse(pair_start, pair_j, species_j, vectors, f, df, comp_species, comp_mu, comp_nu, comp_idx,
-                    term_start, term_ids, term_coef, dEdG, central, const, merged):
+def _moment_reverse(pair_start, pair_j, species_j, vectors, f, df, components, term_start, term_ids, term_coef, dEdG,
+                    central, const, merged):
     """Energies, forces and virial through the moments, in reverse mode. Per atom: the dense
     moments, then ``dE/dM`` term by term (``merged``: the polynomial ``term_start[s]:term_start[s+1]``
     of the central element s, whose value plus ``const[s]`` is the atom's energy; otherwise
     ``sum_t dEdG[i, t] dB_t/dM`` over the basis functions), then the neighbours
     (``_add_dense_moment_forces``); no per-component gradient is stored."""
     n_atoms = pair_start.shape[0] - 1
-    n_comp = comp_mu.shape[0]
+    n_comp = components.comp_mu.shape[0]
     energies = np.zeros(n_atoms)
     forces = np.zeros((n_atoms, 3))
     virial = np.zeros(6)
     M = np.zeros(n_comp)
     dEdM = np.zeros(n_comp)
-    mono_pow, index, upow, mono, dmono, unit, Md, W = _reverse_buffers(pair_start, species_j, comp_species, comp_mu,
-                                                                        comp_nu, comp_idx, const.shape[0])
+    mono_pow, index, upow, mono, dmono, unit, Md, W = _reverse_buffers(pair_start, species_j, components, const.shape[0])
     Mf = Md.reshape(-1)
     Wf = W.reshape(-1)
     prefix = np.zeros(term_ids.shape[1] + 1)
@@ -348,8 +357,8 @@ def _moment_reverse(pair_start, pair_j, species_j, vectors, f, df, comp_species,
         dEdM[:] = 0.0
         if merged:
             s = central[i]
-            energies[i] = const[s] + merged_moment_polynomial(M, term_start[s], term_start[s + 1], term_ids, term_coef,
-                                                              1.0, dEdM, prefix)
+            energies[i] = const[s] + polynomial_value_gradient(M, term_start[s], term_start[s + 1], term_ids, term_coef,
+                                                               1.0, dEdM, prefix)
         else:
             _basis_backward(M, term_start, term_ids, term_coef, dEdG[i], dEdM, prefix)
         Wf[:] = 0.0
@@ -360,26 +369,22 @@ def _moment_reverse(pair_start, pair_j, species_j, vectors, f, df, comp_species,
 
 
 @njit(cache=True)
-def moment_tensor_backward(pair_start, pair_j, species_j, vectors, f, df, comp_species, comp_mu, comp_nu, comp_idx,
-                           term_start, term_ids, term_coef, dEdG):
-    """Forces and virial (Voigt, eV) from ``dEdG`` (the energy's gradient with respect to the basis functions)."""
-    _, forces, virial = _moment_reverse(pair_start, pair_j, species_j, vectors, f, df, comp_species, comp_mu, comp_nu,
-                                        comp_idx, term_start, term_ids, term_coef, dEdG,
+def moment_tensor_backward(pair_start, pair_j, species_j, vectors, f, df, tables, dEdG):
+    """Forces and virial (Voigt, eV) from ``dEdG`` (the energy's gradient with respect to the basis
+    functions of ``tables``, a :class:`MomentTensorTables`)."""
+    _, forces, virial = _moment_reverse(pair_start, pair_j, species_j, vectors, f, df, tables.components,
+                                        tables.term_start, tables.term_ids, tables.term_coef, dEdG,
                                         np.zeros(0, dtype=np.int64), np.zeros(1), False)
     return forces, virial
 
 
 @njit(cache=True)
-def moment_tensor_energy_forces(pair_start, pair_j, vectors, species, f, df, comp_species, comp_mu, comp_nu, comp_idx,
-                                poly_start, poly_ids, poly_coef, const):
+def moment_tensor_energy_forces(pair_start, pair_j, vectors, species, f, df, tables):
     """Per-atom energies (eV), forces (eV/Å) and virial (Voigt, eV) of a linear moment-tensor potential.
 
     ``E_i = const[s] + P_s(M_i)``: one merged polynomial in the moment components per central
-    species s (terms ``poly_start[s]:poly_start[s+1]``: the fitted weights times the basis
+    species s (``tables``, a :class:`MomentPotentialTables`: the fitted weights times the basis
     polynomials, identical monomials summed). Pairs sorted by central atom, ``vectors`` = r_ij (Å),
     ``f``, ``df``: radial functions at |r_ij|."""
-    species_j = np.empty(pair_j.shape[0], dtype=np.int64)
-    for p in range(pair_j.shape[0]):
-        species_j[p] = species[pair_j[p]]
-    return _moment_reverse(pair_start, pair_j, species_j, vectors, f, df, comp_species, comp_mu, comp_nu, comp_idx,
-                           poly_start, poly_ids, poly_coef, np.zeros((1, 1)), species, const, True)
+    return _moment_reverse(pair_start, pair_j, species[pair_j], vectors, f, df, tables.components, tables.poly_start,
+                           tables.poly_ids, tables.poly_coef, np.zeros((1, 1)), species, tables.const, True)

@@ -1,9 +1,17 @@
-"""Polynomial models on per-atom descriptors, linear in their coefficients.
+"""Polynomial models on per-atom descriptors, linear in their coefficients, and the monomials and
+polynomials every kernel evaluates.
 
 A model term is a monomial ``phi_t(G) = prod_q G[k_q]`` given by a row of ``terms`` (descriptor
 indices, padded with -1). An atom of species ``s`` has energy
 ``E_i = c[s, 0] + sum_t c[s, 1 + t] phi_t(G_i)``: the design matrix has one block of
 ``1 + n_terms`` columns per species, the first being the per-species constant (reference energy).
+
+A monomial is ``w prod_q x[factors[row, q]]`` over a row of an index table (-1 padded, repeated
+factors allowed); its partial derivatives come from prefix and suffix products in O(degree). The
+invariants, moment tensors and the compiled evaluator use the same functions on their own
+variables (expansion coefficients, moment components, standardised features). They run once per
+term in the hottest loops, so they take the table and a row index: a row view per term would cost
+two reference-count updates.
 """
 
 from __future__ import annotations
@@ -13,19 +21,66 @@ from numba import njit
 
 
 @njit(cache=True)
+def monomial_value(x, factors, row, weight):
+    """``weight * prod_q x[factors[row, q]]`` over the factors before the first -1."""
+    value = weight
+    for q in range(factors.shape[1]):
+        k = factors[row, q]
+        if k < 0:
+            break
+        value *= x[k]
+    return value
+
+
+@njit(cache=True)
+def monomial_value_gradient(x, factors, row, weight, grad, prefix, by_factor):
+    """:func:`monomial_value`, adding the derivative with respect to each factor q -- the weight
+    times the other factors, a product of prefixes from the left and suffixes from the right,
+    O(degree) -- into ``grad[factors[row, q]]`` (the gradient with respect to ``x``: a repeated
+    factor adds once per occurrence, from the last factor down) or, if ``by_factor``, into
+    ``grad[q]``. ``prefix``: scratch of ``factors.shape[1] + 1``."""
+    n = 0
+    prefix[0] = weight
+    while n < factors.shape[1] and factors[row, n] >= 0:
+        prefix[n + 1] = prefix[n] * x[factors[row, n]]
+        n += 1
+    suffix = 1.0
+    for q in range(n - 1, -1, -1):
+        k = factors[row, q]
+        grad[q if by_factor else k] += prefix[q] * suffix
+        suffix *= x[k]
+    return prefix[n]
+
+
+@njit(cache=True)
+def polynomial_value(x, start, stop, factors, coef):
+    """``sum_e coef[e] prod_q x[factors[e, q]]`` over the terms ``start:stop``."""
+    value = 0.0
+    for e in range(start, stop):
+        value += monomial_value(x, factors, e, coef[e])
+    return value
+
+
+@njit(cache=True)
+def polynomial_value_gradient(x, start, stop, factors, coef, weight, grad, prefix):
+    """``weight * P`` with ``P`` = :func:`polynomial_value`, adding ``weight * dP/dx`` into ``grad``
+    (``prefix``: scratch of ``factors.shape[1] + 1``)."""
+    value = 0.0
+    for e in range(start, stop):
+        value += monomial_value_gradient(x, factors, e, weight * coef[e], grad, prefix, False)
+    return value
+
+
+@njit(cache=True)
 def polynomial_features(G, terms):
     """``phi[i, t] = prod_q G[i, terms[t, q]]`` (padding -1 ignored)."""
     n_atoms = G.shape[0]
-    n_terms, max_degree = terms.shape
+    n_terms = terms.shape[0]
     phi = np.ones((n_atoms, n_terms))
     for i in range(n_atoms):
+        g = G[i]
         for t in range(n_terms):
-            v = 1.0
-            for q in range(max_degree):
-                k = terms[t, q]
-                if k >= 0:
-                    v *= G[i, k]
-            phi[i, t] = v
+            phi[i, t] = monomial_value(g, terms, t, 1.0)
     return phi
 
 
@@ -35,17 +90,11 @@ def polynomial_partial_products(G, terms):
     n_atoms = G.shape[0]
     n_terms, max_degree = terms.shape
     P = np.zeros((n_atoms, n_terms, max_degree))
+    prefix = np.zeros(max_degree + 1)
     for i in range(n_atoms):
+        g = G[i]
         for t in range(n_terms):
-            for q in range(max_degree):
-                if terms[t, q] < 0:
-                    continue
-                v = 1.0
-                for q2 in range(max_degree):
-                    k = terms[t, q2]
-                    if q2 != q and k >= 0:
-                        v *= G[i, k]
-                P[i, t, q] = v
+            monomial_value_gradient(g, terms, t, 1.0, P[i, t], prefix, True)
     return P
 
 
@@ -112,28 +161,22 @@ def polynomial_energy_gradient(G, species, terms, coefficients):
     n_terms, max_degree = terms.shape
     energies = np.zeros(n_atoms)
     dEdG = np.zeros((n_atoms, n_desc))
+    partials = np.zeros(max_degree)
+    prefix = np.zeros(max_degree + 1)
     for i in range(n_atoms):
         c = coefficients[species[i]]
+        g = G[i]
         e = c[0]
         for t in range(n_terms):
             w = c[1 + t]
             if w == 0.0:
                 continue
-            v = 1.0
-            for q in range(max_degree):
-                k = terms[t, q]
-                if k >= 0:
-                    v *= G[i, k]
-            e += w * v
+            partials[:] = 0.0
+            e += w * monomial_value_gradient(g, terms, t, 1.0, partials, prefix, True)
             for q in range(max_degree):
                 k = terms[t, q]
                 if k < 0:
-                    continue
-                d = w
-                for q2 in range(max_degree):
-                    k2 = terms[t, q2]
-                    if q2 != q and k2 >= 0:
-                        d *= G[i, k2]
-                dEdG[i, k] += d
+                    break
+                dEdG[i, k] += w * partials[q]
         energies[i] = e
     return energies, dEdG

@@ -7,6 +7,7 @@ The cutoff function is ``fc(r) = (cos(pi r / r_cut) + 1) / 2`` for ``r < r_cut``
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 from numba import njit
@@ -14,11 +15,14 @@ from numba import njit
 
 @njit(cache=True)
 def cosine_cutoff(r, r_cut):
-    """Return ``(fc, dfc/dr)`` at distance ``r`` (Å)."""
+    """Return ``(fc, dfc/dr)`` at distance ``r`` (Å): the cutoff of the radial bases and of the
+    symmetry functions."""
     if r >= r_cut:
         return 0.0, 0.0
-    x = math.pi * r / r_cut
-    return 0.5 * (math.cos(x) + 1.0), -0.5 * math.pi / r_cut * math.sin(x)
+    # r * (pi / r_cut), not (pi * r) / r_cut: the shipped symmetry-function potentials amplify the
+    # last bit of fc by 1e7 in their forces, so the cutoff keeps the arithmetic they were fitted with.
+    k = math.pi / r_cut
+    return 0.5 * (math.cos(r * k) + 1.0), -0.5 * k * math.sin(r * k)
 
 
 @njit(cache=True)
@@ -82,9 +86,22 @@ RADIAL_CHEBYSHEV = 0
 RADIAL_GAUSSIAN = 1
 
 
+class RadialTables(NamedTuple):
+    """A radial basis as kernel arguments: ``radial_kind`` (:data:`RADIAL_CHEBYSHEV` or
+    :data:`RADIAL_GAUSSIAN`), ``n_basis``, ``r_min`` (Å: where the Chebyshev interval starts), ``centres`` and ``width`` (Å,
+    Gaussian; empty and 0 otherwise), ``r_cut`` (Å)."""
+
+    radial_kind: int
+    n_basis: int
+    r_min: float
+    centres: np.ndarray
+    width: float
+    r_cut: float
+
+
 @njit(cache=True)
-def radial_basis_of_kind(r, kind, n_basis, r_min, centres, width, r_cut):
-    """``(f, df)`` of the basis named by ``kind`` (:data:`RADIAL_CHEBYSHEV` or :data:`RADIAL_GAUSSIAN`)."""
-    if kind == RADIAL_GAUSSIAN:
-        return gaussian_radial_basis(r, centres, width, r_cut)
-    return chebyshev_radial_basis(r, n_basis, r_min, r_cut)
+def radial_basis_of_kind(r, radial):
+    """``(f, df)`` at distances ``r`` of the basis described by ``radial`` (:class:`RadialTables`)."""
+    if radial.radial_kind == RADIAL_GAUSSIAN:
+        return gaussian_radial_basis(r, radial.centres, radial.width, radial.r_cut)
+    return chebyshev_radial_basis(r, radial.n_basis, radial.r_min, radial.r_cut)

@@ -24,11 +24,31 @@ Derivatives run in reverse mode: the cotangent of ``B`` with respect to the dens
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 from numba import njit
 
 from .forces import add_pair_force, largest_neighbourhood
+
+
+class SnapTables(NamedTuple):
+    """A SNAP descriptor as kernel arguments: LAMMPS's ``rfac0``, ``rmin0``, ``switchflag`` and
+    ``twojmax``; the offsets ``ub[j]`` of the U^j blocks, ``rootpq[p, q] = sqrt(p/q)``, the triples
+    ``(j1, j2, j)``, their Clebsch-Gordan blocks ``cg`` from ``cg_start[t]``, ``bzero[t]`` (subtracted
+    from B_t) and the length ``n_u`` of the density."""
+
+    rfac0: float
+    rmin0: float
+    switchflag: int
+    twojmax: int
+    ub: np.ndarray
+    rootpq: np.ndarray
+    triples: np.ndarray
+    cg: np.ndarray
+    cg_start: np.ndarray
+    bzero: np.ndarray
+    n_u: int
 
 
 @njit(cache=True)
@@ -112,10 +132,11 @@ def switching(r, rcut, rmin0, switchflag):
 
 
 @njit(cache=True)
-def snap_density(vectors, rcut_pairs, weight_pairs, rfac0, rmin0, switchflag, twojmax, ub, rootpq, utot, dutot,
-                 inside, U, dU):
+def snap_density(vectors, rcut_pairs, weight_pairs, tables, utot, dutot, inside, U, dU):
     """Density ``utot`` of one atom (self term on the diagonals included) and, per neighbour k,
     ``dutot[k, :, :] = d utot / d r_k``; ``inside[k]`` False for neighbours beyond their pair cutoff."""
+    rfac0, rmin0, switchflag, twojmax, ub, rootpq = (tables.rfac0, tables.rmin0, tables.switchflag, tables.twojmax,
+                                                     tables.ub, tables.rootpq)
     n_u = utot.shape[0]
     utot[:] = 0.0
     for j in range(twojmax + 1):
@@ -146,10 +167,11 @@ def snap_density(vectors, rcut_pairs, weight_pairs, rfac0, rmin0, switchflag, tw
 
 
 @njit(cache=True)
-def bispectrum(utot, triples, ub, cg, cg_start, bzero, B, cot, weights, with_cotangent):
-    """``B[t]`` for every triple ``(j1, j2, j)`` and, if ``with_cotangent``, the cotangents:
+def bispectrum(utot, tables, B, cot, weights, with_cotangent):
+    """``B[t]`` for every triple ``(j1, j2, j)`` of ``tables`` and, if ``with_cotangent``, the cotangents:
     ``cot[t, :] = dB_t / du`` when ``weights`` is empty, else one row ``cot[0, :] = sum_t weights[t] dB_t / du``.
     ``cg[cg_start[t] + m1 * (j2 + 1) + m2]`` = C(j1 m1 j2 m2 | j m1+m2-...)."""
+    triples, ub, cg, cg_start, bzero = tables.triples, tables.ub, tables.cg, tables.cg_start, tables.bzero
     n_t = triples.shape[0]
     summed = weights.shape[0] > 0
     if with_cotangent:
@@ -234,24 +256,30 @@ def _atom_buffers(pair_start, n_u):
 
 
 @njit(cache=True)
-def snap_features(pair_start, vectors, rcut_pairs, weight_pairs, rfac0, rmin0, switchflag, twojmax, ub, rootpq,
-                  triples, cg, cg_start, bzero, n_u):
-    """Bispectrum ``G (n_atoms, n_triples)`` and ``dG (n_pairs, n_triples, 3)`` = dB_i / dr_ij."""
+def _atom_density(i, pair_start, vectors, rcut_pairs, weight_pairs, tables, utot, dutot, inside, U, dU):
+    """:func:`snap_density` of atom i (pairs ``pair_start[i]:pair_start[i+1]``)."""
+    p0 = pair_start[i]
+    p1 = pair_start[i + 1]
+    snap_density(vectors[p0:p1], rcut_pairs[p0:p1], weight_pairs[p0:p1], tables, utot, dutot, inside, U, dU)
+
+
+@njit(cache=True)
+def snap_features(pair_start, vectors, rcut_pairs, weight_pairs, tables):
+    """Bispectrum ``G (n_atoms, n_triples)`` and ``dG (n_pairs, n_triples, 3)`` = dB_i / dr_ij
+    (``tables``: :class:`SnapTables`)."""
     n_atoms = pair_start.shape[0] - 1
-    n_t = triples.shape[0]
+    n_t = tables.triples.shape[0]
     n_pairs = vectors.shape[0]
     G = np.zeros((n_atoms, n_t))
     dG = np.zeros((n_pairs, n_t, 3))
-    utot, dutot, inside, U, dU = _atom_buffers(pair_start, n_u)
-    cot = np.zeros((n_t, n_u), dtype=np.complex128)
+    utot, dutot, inside, U, dU = _atom_buffers(pair_start, tables.n_u)
+    cot = np.zeros((n_t, tables.n_u), dtype=np.complex128)
     no_weights = np.zeros(0)
     for i in range(n_atoms):
+        _atom_density(i, pair_start, vectors, rcut_pairs, weight_pairs, tables, utot, dutot, inside, U, dU)
+        bispectrum(utot, tables, G[i], cot, no_weights, True)
         p0 = pair_start[i]
-        p1 = pair_start[i + 1]
-        snap_density(vectors[p0:p1], rcut_pairs[p0:p1], weight_pairs[p0:p1], rfac0, rmin0, switchflag, twojmax,
-                     ub, rootpq, utot, dutot, inside, U, dU)
-        bispectrum(utot, triples, ub, cg, cg_start, bzero, G[i], cot, no_weights, True)
-        for k in range(p1 - p0):
+        for k in range(pair_start[i + 1] - p0):
             if not inside[k]:
                 continue
             for t in range(n_t):
@@ -263,43 +291,34 @@ def snap_features(pair_start, vectors, rcut_pairs, weight_pairs, rfac0, rmin0, s
 
 
 @njit(cache=True)
-def snap_values(pair_start, vectors, rcut_pairs, weight_pairs, rfac0, rmin0, switchflag, twojmax, ub, rootpq,
-                triples, cg, cg_start, bzero, n_u):
+def snap_values(pair_start, vectors, rcut_pairs, weight_pairs, tables):
     """Bispectrum ``G (n_atoms, n_triples)`` only."""
     n_atoms = pair_start.shape[0] - 1
-    n_t = triples.shape[0]
-    G = np.zeros((n_atoms, n_t))
-    utot, dutot, inside, U, dU = _atom_buffers(pair_start, n_u)
+    G = np.zeros((n_atoms, tables.triples.shape[0]))
+    utot, dutot, inside, U, dU = _atom_buffers(pair_start, tables.n_u)
     cot = np.zeros((1, 1), dtype=np.complex128)
     no_weights = np.zeros(0)
     for i in range(n_atoms):
-        p0 = pair_start[i]
-        p1 = pair_start[i + 1]
-        snap_density(vectors[p0:p1], rcut_pairs[p0:p1], weight_pairs[p0:p1], rfac0, rmin0, switchflag, twojmax,
-                     ub, rootpq, utot, dutot, inside, U, dU)
-        bispectrum(utot, triples, ub, cg, cg_start, bzero, G[i], cot, no_weights, False)
+        _atom_density(i, pair_start, vectors, rcut_pairs, weight_pairs, tables, utot, dutot, inside, U, dU)
+        bispectrum(utot, tables, G[i], cot, no_weights, False)
     return G
 
 
 @njit(cache=True)
-def snap_backward(pair_start, pair_j, vectors, rcut_pairs, weight_pairs, rfac0, rmin0, switchflag, twojmax, ub,
-                  rootpq, triples, cg, cg_start, bzero, n_u, dEdG):
+def snap_backward(pair_start, pair_j, vectors, rcut_pairs, weight_pairs, tables, dEdG):
     """Forces (n_atoms, 3) and virial (Voigt, eV) from ``dEdG[i, t] = dE/dB_t(i)``: one summed
     cotangent per atom, then one pass over its neighbours."""
     n_atoms = pair_start.shape[0] - 1
-    n_t = triples.shape[0]
     forces = np.zeros((n_atoms, 3))
     virial = np.zeros(6)
-    utot, dutot, inside, U, dU = _atom_buffers(pair_start, n_u)
-    cot = np.zeros((1, n_u), dtype=np.complex128)
-    B = np.zeros(n_t)
+    utot, dutot, inside, U, dU = _atom_buffers(pair_start, tables.n_u)
+    cot = np.zeros((1, tables.n_u), dtype=np.complex128)
+    B = np.zeros(tables.triples.shape[0])
     for i in range(n_atoms):
+        _atom_density(i, pair_start, vectors, rcut_pairs, weight_pairs, tables, utot, dutot, inside, U, dU)
+        bispectrum(utot, tables, B, cot, dEdG[i], True)
         p0 = pair_start[i]
-        p1 = pair_start[i + 1]
-        snap_density(vectors[p0:p1], rcut_pairs[p0:p1], weight_pairs[p0:p1], rfac0, rmin0, switchflag, twojmax,
-                     ub, rootpq, utot, dutot, inside, U, dU)
-        bispectrum(utot, triples, ub, cg, cg_start, bzero, B, cot, dEdG[i], True)
-        for k in range(p1 - p0):
+        for k in range(pair_start[i + 1] - p0):
             if not inside[k]:
                 continue
             gx, gy, gz = _contract(cot[0], dutot, k)

@@ -4,7 +4,8 @@
     G4[s1 s2, eta, zeta, lambda](i) = 2^(1 - zeta) sum_{j != k} (1 + lambda cos theta_jik)^zeta
                             exp(-eta (r_ij^2 + r_ik^2 + r_jk^2)) fc(r_ij) fc(r_ik) fc(r_jk)
 
-over ordered neighbour pairs (j, k) whose elements are {s1, s2}; ``fc(r) = (cos(pi r / r_c) + 1)/2``.
+over ordered neighbour pairs (j, k) whose elements are {s1, s2}; ``fc(r) = (cos(pi r / r_c) + 1)/2``
+(:func:`~linpot.kernels.radial.cosine_cutoff`).
 ``dG[p, f, :]`` is the derivative of atom i's feature f with respect to the pair vector
 ``r_ij`` of pair p (r_jk = r_ik - r_ij is written through both pair vectors).
 """
@@ -12,17 +13,27 @@ over ordered neighbour pairs (j, k) whose elements are {s1, s2}; ``fc(r) = (cos(
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 from numba import njit
 
+from .radial import cosine_cutoff
 
-@njit(cache=True)
-def _fc(r, rc):
-    if r >= rc:
-        return 0.0, 0.0
-    x = math.pi / rc
-    return 0.5 * (math.cos(r * x) + 1.0), -0.5 * x * math.sin(r * x)
+
+class SymmetryFunctionTables(NamedTuple):
+    """Symmetry functions as kernel arguments: the cutoff ``rc`` (Å), the number of elements, the
+    G2 grid (``g2_eta`` 1/Å^2, ``g2_rs`` Å), the G4 grid (``g4_eta``, ``g4_zeta``, ``g4_lambda``) and
+    the index of each unordered element pair ``pair_index[s1, s2]``."""
+
+    rc: float
+    n_species: int
+    g2_eta: np.ndarray
+    g2_rs: np.ndarray
+    g4_eta: np.ndarray
+    g4_zeta: np.ndarray
+    g4_lambda: np.ndarray
+    pair_index: np.ndarray
 
 
 @njit(cache=True)
@@ -59,12 +70,13 @@ def _g4_grid_tables(g4_eta, g4_zeta, g4_lambda):
 
 
 @njit(cache=True)
-def symmetry_functions(pair_start, species_j, vectors, rc, n_species, g2_eta, g2_rs, g4_eta, g4_zeta, g4_lambda,
-                       pair_index):
-    """``G (n_atoms, n_feat)`` and ``dG (n_pairs, n_feat, 3)``.
+def symmetry_functions(pair_start, species_j, vectors, tables):
+    """``G (n_atoms, n_feat)`` and ``dG (n_pairs, n_feat, 3)`` (``tables``: :class:`SymmetryFunctionTables`).
 
     Feature layout: for each neighbour species s, the G2 grid (``len(g2_eta)`` entries), then for
     each unordered species pair (``pair_index[s1, s2]``), the G4 grid."""
+    rc, n_species, pair_index = tables.rc, tables.n_species, tables.pair_index
+    g2_eta, g2_rs, g4_eta, g4_zeta, g4_lambda = tables.g2_eta, tables.g2_rs, tables.g4_eta, tables.g4_zeta, tables.g4_lambda
     n_atoms = pair_start.shape[0] - 1
     n2 = g2_eta.shape[0]
     n4 = g4_eta.shape[0]
@@ -86,7 +98,7 @@ def symmetry_functions(pair_start, species_j, vectors, rc, n_species, g2_eta, g2
         for p in range(p0, p1):
             x, y, z = vectors[p, 0], vectors[p, 1], vectors[p, 2]
             r = math.sqrt(x * x + y * y + z * z)
-            fc, dfc = _fc(r, rc)
+            fc, dfc = cosine_cutoff(r, rc)
             if fc == 0.0 and dfc == 0.0:
                 continue
             base = species_j[p] * n2
@@ -106,18 +118,18 @@ def symmetry_functions(pair_start, species_j, vectors, rc, n_species, g2_eta, g2
         for pj in range(p0, p1):
             ux, uy, uz = vectors[pj, 0], vectors[pj, 1], vectors[pj, 2]
             ru = math.sqrt(ux * ux + uy * uy + uz * uz)
-            fu, dfu = _fc(ru, rc)
+            fu, dfu = cosine_cutoff(ru, rc)
             if fu == 0.0:
                 continue
             for pk in range(pj + 1, p1):
                 vx, vy, vz = vectors[pk, 0], vectors[pk, 1], vectors[pk, 2]
                 rv = math.sqrt(vx * vx + vy * vy + vz * vz)
-                fv, dfv = _fc(rv, rc)
+                fv, dfv = cosine_cutoff(rv, rc)
                 if fv == 0.0:
                     continue
                 wx, wy, wz = vx - ux, vy - uy, vz - uz
                 rw = math.sqrt(wx * wx + wy * wy + wz * wz)
-                fw, dfw = _fc(rw, rc)
+                fw, dfw = cosine_cutoff(rw, rc)
                 if fw == 0.0:
                     continue
                 cos = (ux * vx + uy * vy + uz * vz) / (ru * rv)

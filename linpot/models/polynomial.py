@@ -97,15 +97,6 @@ class PolynomialModel:
         """Indices of the per-element constant (reference energy) columns."""
         return np.arange(len(self.elements)) * (1 + self.n_terms)
 
-    def column_names(self) -> list[str]:
-        names = self.descriptor.feature_names()
-        out = []
-        for e in self.elements:
-            out.append(f"{e}:const")
-            for row in self.terms:
-                out.append(f"{e}:" + "*".join(names[k] for k in row if k >= 0))
-        return out
-
     def spec(self) -> dict:
         out = {"kind": self.kind, "degree": self.degree, "descriptor": self.descriptor.spec(),
                "feature_mean": self.feature_mean.tolist(), "feature_scale": self.feature_scale.tolist()}
