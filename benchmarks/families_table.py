@@ -50,13 +50,13 @@ def main():
             test = read_datasets([REPO / "data" / "mlearn" / el / "test.xyz"])
             pred = predict_dataset(pot, test)
             e = error_table(test, pred)["overall"]
-            cells.append(f"{e['energy_rmse']:.2f} / {e['force_rmse']:.4f}")
+            cells.append(f"{e['energy_rmse_mev_per_atom']:.2f} / {e['force_rmse_ev_per_angstrom']:.4f}")
             if el == "Cu":
                 n_coef = pot.n_features
                 pot.predict_atoms(cu_frames[0])  # compile
                 cost = time_per_atom(pot.predict_atoms, cu_frames) * 1e6
                 ratio = cost / (time_per_atom(lennard_jones_reference(cu_frames, pot.cutoff), cu_frames) * 1e6)
-                cu_points.append((name, cost, e["energy_rmse"], e["force_rmse"]))
+                cu_points.append((name, cost, e["energy_rmse_mev_per_atom"], e["force_rmse_ev_per_angstrom"]))
         lines.append(f"| {name} | " + " | ".join(cells) + f" | {n_coef} | {cost:.0f} | {ratio:.2f} |")
         print(lines[-1], flush=True)
     lines.append("| published mlearn MTP | " + " | ".join(f"{e} / {f}" for e, f in MTP.values()) + " | - | - | - |")

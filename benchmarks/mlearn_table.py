@@ -115,8 +115,9 @@ def table(rows, peers: bool) -> str:
     for r in rows:
         e = r["errors"]
         line = (f"| {r['element']} | {r['n_coefficients']} | {r['n_train']} ({r['n_train_atoms']}) | {r['fit_s']:.1f} | "
-                f"{fmt(e['energy_rmse'], '.2f')} | {fmt(e['energy_mae'], '.2f')} | {fmt(e['force_rmse'], '.4f')} | "
-                f"{fmt(e['force_mae'], '.4f')} | {fmt(e['stress_rmse'], '.2f')} | {r['eval_us_per_atom']:.1f} | "
+                f"{fmt(e['energy_rmse_mev_per_atom'], '.2f')} | {fmt(e['energy_mae_mev_per_atom'], '.2f')} | "
+                f"{fmt(e['force_rmse_ev_per_angstrom'], '.4f')} | {fmt(e['force_mae_ev_per_angstrom'], '.4f')} | "
+                f"{fmt(e['stress_rmse_gpa'], '.2f')} | {r['eval_us_per_atom']:.1f} | "
                 f"{r['eval_us_per_atom'] / r['lj_us_per_atom']:.2f} |")
         if peers:
             m_e, m_f, p_e, p_f = PEERS[r["element"]]

@@ -48,9 +48,9 @@ def main():
             potential, _ = fit_potential(train, config)
             seconds = time.perf_counter() - t0
             e = error_table(test, predict_dataset(potential, test))["overall"]
-            stress = "-" if e["stress_rmse"] is None else f"{e['stress_rmse']:.2f}"
+            stress = "-" if e["stress_rmse_gpa"] is None else f"{e['stress_rmse_gpa']:.2f}"
             line = (f"| {element} | {P} | {potential.model.descriptor.n_features} | {seconds:.0f} | "
-                    f"{e['energy_rmse']:.2f} | {e['force_rmse']:.4f} | {stress} |")
+                    f"{e['energy_rmse_mev_per_atom']:.2f} | {e['force_rmse_ev_per_angstrom']:.4f} | {stress} |")
             print(line, flush=True)
             lines.append(line)
     held_out = f"{args.kfold}-fold cross-validation" if args.kfold >= 2 else "a 10 % validation split"

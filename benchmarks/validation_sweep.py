@@ -20,16 +20,16 @@ import time
 import numpy as np
 
 from linpot.fit import (
+    Fold,
     NormalEquations,
     RidgeRegression,
-    _standardisation,
     accumulate_normal_equations,
     build_model,
     kfold_assignment,
-    select_and_fit,
     validation_split,
 )
 from linpot.fit.config import load_config, merge
+from linpot.fit.pipeline import _standardisation
 from linpot.structures import read_datasets
 
 if sys.version_info >= (3, 11):
@@ -79,17 +79,18 @@ def main():
                             val_eq += parts[j * len(types) + t]
                         else:
                             fit_eq.add_scaled(parts[j * len(types) + t], float(type_weights.get(name, 1.0)) ** 2)
-                folds.append((fit_eq, val_eq))
+                folds.append(Fold(fit_eq, val_eq))
             ridge = RidgeRegression(base["fit"]["alphas"], model.constant_columns())
-            label, _, curve, _ = select_and_fit(ridge, folds, folds[0][0],
-                                                {"energy": w_e, "forces": w_f, "stress": w_s})
-            best = min(curve, key=lambda c: c["loss"])
-            def fmt(v, scale, spec):
-                return "-" if v is None else format(v * scale, spec)
+            # the estimator's protocol: the refit on all structures is not needed here
+            ridge.fit(folds[0].train, {"energy": w_e, "forces": w_f, "stress": w_s}, folds)
+            best = next(c for c in ridge.validation_curve_ if c["chosen"])
+
+            def fmt(v, spec):
+                return "-" if v is None else format(v, spec)
             print(f"{entry['name']:<14} coef={model.n_coefficients:<5} design={seconds:6.1f}s w=({w_e:g},{w_f:g},{w_s:g}) "
                   f"types={json.dumps(type_weights, separators=(',', ':'))} "
-                  f"alpha={label['alpha']:.0e} val E={fmt(best['energy_rmse'], 1000, '.3f')} "
-                  f"F={fmt(best['forces_rmse'], 1, '.4f')} S={fmt(best['stress_rmse'], 1, '.3f')}", flush=True)
+                  f"alpha={ridge.alpha_:.0e} val E={fmt(best['energy_rmse_mev_per_atom'], '.3f')} "
+                  f"F={fmt(best['force_rmse_ev_per_angstrom'], '.4f')} S={fmt(best['stress_rmse_gpa'], '.3f')}", flush=True)
 
 
 if __name__ == "__main__":

@@ -79,11 +79,12 @@ def test_fit_evaluate_info_end_to_end(fitted, small_cu, capsys):
     table = json.loads(capsys.readouterr().out)
     assert set(table) == {"overall", "by_config_type"}
     for entry in [table["overall"], *table["by_config_type"].values()]:
-        for key in ("energy_rmse", "energy_mae", "force_rmse", "force_mae", "stress_rmse", "n_structures"):
+        for key in ("energy_rmse_mev_per_atom", "energy_mae_mev_per_atom", "force_rmse_ev_per_angstrom",
+                    "force_mae_ev_per_angstrom", "stress_rmse_gpa", "n_structures"):
             assert key in entry
     assert table["overall"]["n_structures"] == 4
     # a fit on 8 structures is no benchmark, but it must be far better than nothing
-    assert table["overall"]["energy_rmse"] < 50 and table["overall"]["force_rmse"] < 0.5
+    assert table["overall"]["energy_rmse_mev_per_atom"] < 50 and table["overall"]["force_rmse_ev_per_angstrom"] < 0.5
     assert main(["info", str(fitted), "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
     assert info["elements"] == ["Cu"] and info["cutoff"] == 4.5

@@ -167,6 +167,7 @@ def test_committee_held_out_errors_equal_refits_without_each_fold(small_cu_commi
     assert sorted(np.concatenate(parts).tolist()) == list(range(len(train)))
     weights = [{"energy": 1000.0, "forces": 10.0, "stress": 1.0}, {"energy": 3000.0, "forces": 10.0, "stress": 1.0}]
     err_e, err_f, spread = [], [], []
+    member_err_e, member_err_f = [[], []], [[], []]
     for idx in parts:
         held = set(idx.tolist())
         predictions = []
@@ -189,16 +190,26 @@ def test_committee_held_out_errors_equal_refits_without_each_fold(small_cu_commi
             err_e.append((np.mean([p[j]["energy"] for p in predictions]) - train.energy[k]) / (s.stop - s.start))
             spread.append(np.std([p[j]["energy"] for p in predictions], ddof=1) / (s.stop - s.start))
             err_f.append(np.mean([p[j]["forces"] for p in predictions], axis=0) - train.forces[s])
-    held_out = report["validation_curve"][0]
-    assert held_out["energy_rmse"] == pytest.approx(np.sqrt(np.mean(np.square(err_e))), rel=1e-6)
-    assert held_out["forces_rmse"] == pytest.approx(np.sqrt(np.mean(np.concatenate(err_f) ** 2)), rel=1e-6)
+            for m, p in enumerate(predictions):
+                member_err_e[m].append((p[j]["energy"] - train.energy[k]) / (s.stop - s.start))
+                member_err_f[m].append(p[j]["forces"] - train.forces[s])
+    held_out = report["held_out"]
+    assert held_out["energy_rmse_mev_per_atom"] == pytest.approx(1000 * np.sqrt(np.mean(np.square(err_e))), rel=1e-6)
+    assert held_out["force_rmse_ev_per_angstrom"] == pytest.approx(np.sqrt(np.mean(np.concatenate(err_f) ** 2)), rel=1e-6)
+    assert held_out["n_structures"] == len(train)
+    assert report["energy_std_rms_mev_per_atom"] == pytest.approx(1000 * np.sqrt(np.mean(np.square(spread))), rel=1e-6)
     # the spread is calibrated to the held-out error: RMSE over the root mean square spread
     scale = np.sqrt(np.mean(np.square(err_e))) / np.sqrt(np.mean(np.square(spread)))
     assert report["energy_std_scale"] == pytest.approx(scale, rel=1e-6)
     assert committee.energy_std_scale == report["energy_std_scale"] and abs(scale - 1.0) > 1e-3
-    # the members' own pooled errors are reported beside the committee's, and differ from it
-    assert len(held_out["members"]) == 2
-    assert all(abs(m["energy_rmse"] - held_out["energy_rmse"]) > 1e-9 for m in held_out["members"])
+    # the members' own pooled errors on the same rows are in their reports, and differ from the committee's
+    assert all(abs(m["held_out"]["energy_rmse_mev_per_atom"] - held_out["energy_rmse_mev_per_atom"]) > 1e-6
+               for m in report["members"])
+    for m, member_report in enumerate(report["members"]):
+        own = member_report["held_out"]
+        assert own["energy_rmse_mev_per_atom"] == pytest.approx(1000 * np.sqrt(np.mean(np.square(member_err_e[m]))), rel=1e-6)
+        assert own["force_rmse_ev_per_angstrom"] == pytest.approx(np.sqrt(np.mean(np.concatenate(member_err_f[m]) ** 2)),
+                                                                  rel=1e-6)
 
 
 def test_committee_on_the_command_line(small_cu_committee, tmp_path, capsys):
@@ -212,7 +223,7 @@ def test_committee_on_the_command_line(small_cu_committee, tmp_path, capsys):
     assert "committee      2 members" in capsys.readouterr().out
     assert main(["evaluate", str(out), str(train), "--uncertainty", "--json"]) == 0
     table = json.loads(capsys.readouterr().out)
-    assert table["overall"]["n_structures"] == 15 and table["uncertainty"]["overall"]["mean_std"] > 0
+    assert table["overall"]["n_structures"] == 15 and table["uncertainty"]["overall"]["energy_std_mean_mev_per_atom"] > 0
     code = main(["export", str(out), "-o", str(tmp_path / "mod.py")])
     assert_one_line_error(capsys, code, str(out), "committee")
     assert not (tmp_path / "mod.py").exists()

@@ -131,7 +131,7 @@ def test_fit_of_the_wrong_model_form_is_not_exact():
 
 
 def test_grid_edge_warning_only_at_the_ends_of_a_real_grid():
-    from linpot.fit.pipeline import _grid_edge_warnings
+    from linpot.fit.ridge import grid_edge_warnings as _grid_edge_warnings
 
     grid = [1e-12, 1e-10, 1e-8, 1e-6]
     assert _grid_edge_warnings(1e-10, grid) == [] and _grid_edge_warnings(1e-8, grid) == []

@@ -243,8 +243,8 @@ def summary_table(records: list[dict]) -> str:
     for r in records:
         overall = (r.get("test_errors") or {}).get("overall", {})
         lines.append(f"| [{r['element']}]({r['source']}-{r['element']}/report.md) | {r['source']} | {r['how']} | "
-                     f"{fmt(overall.get('energy_rmse'), '.2f')} | {fmt(overall.get('force_rmse'), '.4f')} | "
-                     f"{fmt(overall.get('stress_rmse'), '.3f')} |")
+                     f"{fmt(overall.get('energy_rmse_mev_per_atom'), '.2f')} | "
+                     f"{fmt(overall.get('force_rmse_ev_per_angstrom'), '.4f')} | {fmt(overall.get('stress_rmse_gpa'), '.3f')} |")
     props = [r for r in records if r.get("properties")]
     if props:
         names = sorted({k for r in props for k in r["properties"] if isinstance(r["properties"][k], dict)})
@@ -269,8 +269,8 @@ def write_summary(records: list[dict], out_dir) -> None:
     plt = _pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.5))
     labels = [f"{r['element']}\n{r['source']}" for r in records]
-    for ax, column, ylabel in ((axes[0], "energy_rmse", "test energy RMSE (meV/atom)"),
-                               (axes[1], "force_rmse", "test force RMSE (eV/Å)")):
+    for ax, column, ylabel in ((axes[0], "energy_rmse_mev_per_atom", "test energy RMSE (meV/atom)"),
+                               (axes[1], "force_rmse_ev_per_angstrom", "test force RMSE (eV/Å)")):
         values = [((r.get("test_errors") or {}).get("overall") or {}).get(column) or 0.0 for r in records]
         ax.bar(range(len(records)), values, color="C0")
         ax.set_xticks(range(len(records)))

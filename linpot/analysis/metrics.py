@@ -1,6 +1,8 @@
 """Predictions of a potential on a dataset and error tables (RMSE, MAE), overall and per config_type.
 
-Units of the table: energy meV/atom, forces eV/Å, stress GPa.
+Every error is named with its unit, as in the fit report (:mod:`linpot.fit.report`): energy
+meV/atom, forces eV/Å, stress GPa (``energy_rmse_mev_per_atom``, ``force_rmse_ev_per_angstrom``,
+``stress_rmse_gpa``, ...).
 """
 
 from __future__ import annotations
@@ -8,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..conventions import GPA
+from ..fit.report import REPORT_QUANTITIES, RMSE_KEYS, error_fields
 
 
 def predict_dataset(potential, ds) -> dict:
@@ -27,32 +30,19 @@ def predict_dataset(potential, ds) -> dict:
     return {"energy": energy, "forces": forces, "stress": stress}
 
 
-def _stats(err: np.ndarray):
-    if err.size == 0:
-        return None, None
-    return float(np.sqrt(np.mean(err**2))), float(np.mean(np.abs(err)))
-
-
 def error_summary(ds, pred: dict, mask: np.ndarray | None = None) -> dict:
-    """Errors over the structures in ``mask`` (all by default)."""
+    """Errors over the structures in ``mask`` (all by default): an
+    :class:`~linpot.fit.report.ErrorSummary`."""
     mask = np.ones(len(ds), dtype=bool) if mask is None else mask
     n_atoms = ds.n_atoms
     e_sel = mask & ds.has_energy
-    e_err = 1000.0 * (pred["energy"][e_sel] - ds.energy[e_sel]) / n_atoms[e_sel]
     f_sel = mask & ds.has_forces
     atom_sel = np.repeat(f_sel, n_atoms)
-    f_err = (pred["forces"][atom_sel] - ds.forces[atom_sel]).ravel()
     s_sel = mask & ds.has_stress & np.all(np.isfinite(pred["stress"]), axis=1)
-    s_err = ((pred["stress"][s_sel] - ds.stress[s_sel]) / GPA).ravel()
-    e_rmse, e_mae = _stats(e_err)
-    f_rmse, f_mae = _stats(f_err)
-    s_rmse, s_mae = _stats(s_err)
-    return {
-        "energy_rmse": e_rmse, "energy_mae": e_mae,
-        "force_rmse": f_rmse, "force_mae": f_mae,
-        "stress_rmse": s_rmse, "stress_mae": s_mae,
-        "n_structures": int(mask.sum()), "n_atoms": int(n_atoms[mask].sum()),
-    }
+    errors = {"energy": (pred["energy"][e_sel] - ds.energy[e_sel]) / n_atoms[e_sel],
+              "forces": pred["forces"][atom_sel] - ds.forces[atom_sel],
+              "stress": (pred["stress"][s_sel] - ds.stress[s_sel]) / GPA}
+    return {**error_fields(errors), "n_structures": int(mask.sum()), "n_atoms": int(n_atoms[mask].sum())}
 
 
 def error_table(ds, pred: dict) -> dict:
@@ -72,33 +62,33 @@ def format_error_table(table: dict, title: str = "") -> str:
     lines = ([title] if title else []) + [head, units]
     rows = [("overall", table["overall"])] + list(table["by_config_type"].items())
     for name, s in rows:
-        lines.append(
-            f"{name[:20]:<20} {s['n_structures']:>5} {fmt(s['energy_rmse'], '8.3f')} {fmt(s['energy_mae'], '8.3f')} "
-            f"{fmt(s['force_rmse'], '8.4f')} {fmt(s['force_mae'], '8.4f')} {fmt(s['stress_rmse'], '8.3f')} "
-            f"{fmt(s['stress_mae'], '8.3f')}"
-        )
+        cells = " ".join(f"{fmt(s[q.key('rmse')], spec)} {fmt(s[q.key('mae')], spec)}"
+                         for q, spec in zip(REPORT_QUANTITIES, _SPECS))
+        lines.append(f"{name[:20]:<20} {s['n_structures']:>5} {cells}")
     return "\n".join(lines)
+
+
+#: Printed precision of energy (meV/atom), forces (eV/Å) and stress (GPa).
+_SPECS = ("8.3f", "8.4f", "8.3f")
+
+
+def _held_out_text(errors: dict) -> str:
+    """``energy 1.234 meV/atom, forces 0.0123 eV/Å, stress 0.123 GPa`` (quantities with labels)."""
+    return ", ".join(f"{q.name} {errors[q.key('rmse')]:{spec.lstrip('8')}} {q.unit}"
+                     for q, spec in zip(REPORT_QUANTITIES, _SPECS) if errors.get(q.key("rmse")) is not None)
 
 
 def format_fit_summary(report: dict) -> str:
     """A short text table of a fit: method, chosen hyperparameters, held-out errors, times and memory."""
     chosen = ", ".join(f"{k} {v:.3g}" if isinstance(v, float) else f"{k} {v}" for k, v in report.get("chosen", {}).items())
     lines = [f"fit: {report['method']} ({chosen}); {report['n_nonzero']} of {report['n_coefficients']} coefficients nonzero"]
-    curve = report.get("validation_curve") or []
-    if curve:
-        best = min(curve, key=lambda c: c.get("loss", 0.0)) if "loss" in curve[0] else curve[0]
+    held_out = report.get("held_out") or {}
+    if any(held_out.get(key) is not None for key in RMSE_KEYS):
         held = "k-fold" if report.get("kfold", 0) >= 2 else f"{report['n_validation']} validation structures"
-        parts = []
-        for q, scale, unit, spec in (("energy", 1000.0, "meV/atom", ".3f"), ("forces", 1.0, "eV/Å", ".4f"),
-                                     ("stress", 1.0, "GPa", ".3f")):
-            v = best.get(f"{q}_rmse")
-            if v is not None:
-                parts.append(f"{q} {v * scale:{spec}} {unit}")
-        lines.append(f"held-out RMSE ({held}, fitted without them): " + ", ".join(parts))
-        for k, own in enumerate(best.get("members", []), start=1):
-            lines.append(f"  member {k} alone, same held-out rows: energy {1000 * own['energy_rmse']:.3f} meV/atom, "
-                         f"forces {own['forces_rmse']:.4f} eV/Å" if own.get("energy_rmse") is not None
-                         and own.get("forces_rmse") is not None else f"  member {k} alone: -")
+        lines.append(f"held-out RMSE ({held}, fitted without them): " + _held_out_text(held_out))
+        for k, member in enumerate(report.get("members", []), start=1):
+            own = member.get("held_out") or {}
+            lines.append(f"  member {k} alone, same held-out rows: " + (_held_out_text(own) or "-"))
     times = report.get("times", {})
     mem = report.get("peak_memory_mb", {})
     lines.append("stages: " + ", ".join(f"{k[:-2].replace('_', ' ')} {v:.1f} s" for k, v in times.items())
@@ -115,7 +105,7 @@ def uncertainty_table(potential, ds, pred: dict) -> dict:
 
     Returns overall and per-config_type mean predicted std and RMSE (meV/atom), the Pearson and
     Spearman correlations of std with |error|, the fraction of errors within 1 and 2 std, and the
-    mean per-atom energy std (meV)."""
+    mean per-atom energy std (meV); keys named with their units (:mod:`linpot.fit.report`)."""
     from scipy.stats import pearsonr, spearmanr
 
     n = len(ds)
@@ -131,9 +121,10 @@ def uncertainty_table(potential, ds, pred: dict) -> dict:
 
     def summary(mask):
         m = mask & ds.has_energy
-        out = {"n_structures": int(m.sum()), "mean_std": float(1000 * std[m].mean()) if m.any() else None,
-               "energy_rmse": float(1000 * np.sqrt(np.mean(err[m] ** 2))) if m.any() else None,
-               "mean_atomic_std": float(1000 * atomic[mask].mean()) if mask.any() else None,
+        out = {"n_structures": int(m.sum()),
+               "energy_std_mean_mev_per_atom": float(1000 * std[m].mean()) if m.any() else None,
+               "energy_rmse_mev_per_atom": error_fields({"energy": err[m]})["energy_rmse_mev_per_atom"] if m.any() else None,
+               "atomic_energy_std_mean_mev": float(1000 * atomic[mask].mean()) if mask.any() else None,
                "within_1std": float(np.mean(np.abs(err[m]) <= std[m])) if m.any() else None,
                "within_2std": float(np.mean(np.abs(err[m]) <= 2 * std[m])) if m.any() else None,
                "pearson": None, "spearman": None}
@@ -145,7 +136,7 @@ def uncertainty_table(potential, ds, pred: dict) -> dict:
     types = np.array(ds.config_type)
     return {"overall": summary(np.ones(n, dtype=bool)),
             "by_config_type": {str(t): summary(types == t) for t in sorted(set(ds.config_type))},
-            "energy_std": (1000 * std).tolist()}
+            "energy_std_mev_per_atom": (1000 * std).tolist()}
 
 
 def format_uncertainty_table(table: dict) -> str:
@@ -156,7 +147,8 @@ def format_uncertainty_table(table: dict) -> str:
              f"{'config_type':<20} {'n':>5} {'mean std':>9} {'E rmse':>8} {'in 1std':>8} {'in 2std':>8} "
              f"{'pearson':>8} {'spearman':>8} {'atom std':>9}"]
     for name, s in [("overall", table["overall"])] + list(table["by_config_type"].items()):
-        lines.append(f"{name[:20]:<20} {s['n_structures']:>5} {fmt(s['mean_std'], '9.3f')} {fmt(s['energy_rmse'], '8.3f')} "
+        lines.append(f"{name[:20]:<20} {s['n_structures']:>5} {fmt(s['energy_std_mean_mev_per_atom'], '9.3f')} "
+                     f"{fmt(s['energy_rmse_mev_per_atom'], '8.3f')} "
                      f"{fmt(s['within_1std'], '8.2f')} {fmt(s['within_2std'], '8.2f')} {fmt(s['pearson'], '8.2f')} "
-                     f"{fmt(s['spearman'], '8.2f')} {fmt(s['mean_atomic_std'], '9.3f')}")
+                     f"{fmt(s['spearman'], '8.2f')} {fmt(s['atomic_energy_std_mean_mev'], '9.3f')}")
     return "\n".join(lines)

@@ -53,8 +53,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 from ..errors import LinpotInputError
 from ..fit import fit_potential
 from ..fit.config import DEFAULT_CONFIG, apply_preset, merge
@@ -183,18 +181,13 @@ def point_key(config: dict, file_records: list[dict]) -> str:
 
 
 def held_out_errors(report: dict) -> dict:
-    """Pooled held-out RMSEs of the chosen candidate: energy meV/atom, forces eV/Å, stress GPa."""
-    curve = report.get("validation_curve") or []
-    if not curve:
+    """Pooled held-out RMSEs of the chosen candidate (the report's ``held_out``): energy meV/atom,
+    forces eV/Å, stress GPa."""
+    held_out = report.get("held_out") or {}
+    if not held_out:
         raise LinpotInputError("the fit has no held-out errors (set kfold >= 2)")
-    chosen = report.get("chosen", {})
-    best = min(curve, key=lambda c: abs(np.log(c["alpha"] / chosen["alpha"])) if "alpha" in c and chosen.get("alpha") else 0)
-    out = {}
-    for q, column, scale in (("energy", "cv_energy_rmse", 1000.0), ("forces", "cv_force_rmse", 1.0),
-                             ("stress", "cv_stress_rmse", 1.0)):
-        value = best.get(f"{q}_rmse")
-        out[column] = None if value is None else float(value) * scale
-    return out
+    return {"cv_energy_rmse": held_out["energy_rmse_mev_per_atom"], "cv_force_rmse": held_out["force_rmse_ev_per_angstrom"],
+            "cv_stress_rmse": held_out["stress_rmse_gpa"]}
 
 
 def fit_point(name: str, config: dict, train, test, out_dir: str, key: str) -> dict:
@@ -207,8 +200,8 @@ def fit_point(name: str, config: dict, train, test, out_dir: str, key: str) -> d
               "alpha": report.get("alpha"), **held_out_errors(report)}
     if test is not None and len(test):
         overall = error_table(test, predict_dataset(potential, test))["overall"]
-        record.update(test_energy_rmse=overall["energy_rmse"], test_force_rmse=overall["force_rmse"],
-                      test_stress_rmse=overall.get("stress_rmse"))
+        record.update(test_energy_rmse=overall["energy_rmse_mev_per_atom"], test_force_rmse=overall["force_rmse_ev_per_angstrom"],
+                      test_stress_rmse=overall["stress_rmse_gpa"])
     points = Path(out_dir) / "points"
     potential.save(points / f"{key}.pot.json")
     atomic_write_text(points / f"{key}.json", json.dumps(record, indent=1, sort_keys=True, default=float) + "\n")

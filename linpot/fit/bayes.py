@@ -5,7 +5,7 @@ penalised coefficients have the prior ``N(0, alpha^-1 I)``, the per-element cons
 prior; ``alpha`` and ``beta`` maximise the evidence (:meth:`BayesianRegression.fit_equations`).
 The posterior covariance of all coefficients (original units) is
 ``Sigma = D^-1 (beta A_hat + alpha P)^+ D^-1``. The label noise of each quantity q is estimated
-separately at the fitted coefficients (:meth:`BayesianRegression.fit`): one precision for all
+separately at the fitted coefficients (:meth:`BayesianRegression.fit_normal_equations`): one precision for all
 weighted residuals is set by the ~10^5 force rows and misjudges the spread of the few hundred
 energies by an order of magnitude. The predictive variance of a design row ``x`` of quantity q
 is ``x^T Sigma x + sigma_q^2``.
@@ -16,24 +16,39 @@ from __future__ import annotations
 import numpy as np
 import scipy.linalg
 
-from .linear_problem import ReducedProblem
+from .linear_problem import ReducedProblem, quadratic_loss
 from .normal_equations import QUANTITIES
+from .report import noise_fields
+from .selection import as_folds, held_out_errors
 
 
 class BayesianRegression:
-    """Evidence-maximised Bayesian ridge with a label noise estimated per quantity.
+    """Evidence-maximised Bayesian ridge with a label noise estimated per quantity (the
+    :class:`~linpot.fit.estimators.Estimator` protocol).
+
+    Hyperparameters: ``unpenalised`` (columns with a flat prior: the per-element constants),
+    ``max_iter`` and ``tol`` of the fixed point. The evidence chooses ``alpha`` and ``beta``; no
+    held-out structures are needed. Given held-out parts, :meth:`fit` also fits without each
+    of them and scores the fit on it.
 
     Learned: ``coef_``, ``alpha_`` (prior precision of the standardised penalised coefficients),
     ``beta_`` (``{"weighted": noise precision of the weighted residuals}``), ``covariance_``
     (posterior, original coefficient units), ``noise_variance_`` (per quantity, its units
-    squared), ``n_iter_``."""
+    squared), ``n_iter_``, ``chosen_`` (``alpha``, ``n_iter`` and the label noise per quantity,
+    :func:`~linpot.fit.report.noise_fields`), ``validation_curve_`` (one entry: the held-out
+    errors of the fits made without each part; empty without held-out parts), ``fold_coef_``,
+    ``warnings_`` (none), ``uncertainty_`` (``{"covariance", "noise_variance"}`` for the file)."""
 
-    method = "bayes"
+    has_posterior = True
 
     def __init__(self, unpenalised=(), max_iter: int = 10000, tol: float = 1e-9):
         self.unpenalised = tuple(unpenalised)
         self.max_iter = int(max_iter)
         self.tol = float(tol)
+
+    @classmethod
+    def from_recipe(cls, method: str, fit_cfg: dict, unpenalised) -> BayesianRegression:
+        return cls(unpenalised=unpenalised)
 
     def fit_equations(self, A, b, yy, n_rows: int) -> BayesianRegression:
         """One noise precision for all rows (labelled ``weighted``): MacKay's fixed point on the
@@ -70,7 +85,28 @@ class BayesianRegression:
         self.noise_variance_ = {"weighted": 1.0 / beta}
         return self
 
-    def fit(self, total, weights: dict) -> BayesianRegression:
+    def fit(self, total, weights: dict, folds=()) -> BayesianRegression:
+        """Fit on :class:`~linpot.fit.normal_equations.NormalEquations` with loss weights
+        (:meth:`fit_normal_equations`); with held-out parts (:class:`~linpot.fit.selection.Fold`),
+        also fit the same way without each part, and score those fits on it."""
+        self.fit_normal_equations(total, weights)
+        self.chosen_ = {"alpha": self.alpha_, "n_iter": self.n_iter_, **noise_fields(self.noise_variance_)}
+        folds = as_folds(folds)
+        params = {"unpenalised": self.unpenalised, "max_iter": self.max_iter, "tol": self.tol}
+        self.fold_coef_ = [BayesianRegression(**params).fit_normal_equations(f.train, weights).coef_ for f in folds]
+        self.validation_curve_ = []
+        if folds:
+            loss = float(sum(quadratic_loss(w, *f.held_out.combined(weights)) for w, f in zip(self.fold_coef_, folds)))
+            self.validation_curve_ = [{**self.chosen_, "n_nonzero": int(round(np.mean([np.count_nonzero(w) for w in self.fold_coef_]))),
+                                       **held_out_errors(self.fold_coef_, folds), "loss": loss, "chosen": True}]
+        self.warnings_ = []
+        self.uncertainty_ = {"covariance": self.covariance_, "noise_variance": self.noise_variance_}
+        return self
+
+    def recipe_bounds(self) -> dict:
+        return {}
+
+    def fit_normal_equations(self, total, weights: dict) -> BayesianRegression:
         """Fit on :class:`~linpot.fit.normal_equations.NormalEquations` with loss weights.
 
         The coefficients and their covariance come from the evidence maximisation on the

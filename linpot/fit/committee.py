@@ -19,6 +19,9 @@ from ..conventions import GPA
 from ..errors import LinpotInputError
 from ..potential.committee import CommitteePotential
 from .config import committee_member_config
+from .estimators import estimator_class
+from .normal_equations import QUANTITIES
+from .report import RMSE_KEYS, FitReport, rmse_fields, to_report_units
 
 log = logging.getLogger(__name__)
 
@@ -34,19 +37,18 @@ def held_out_parts(train, fit_cfg: dict) -> list[np.ndarray]:
 
 
 def committee_validation(members, fold_coefficients: list[list[np.ndarray]], train, parts) -> tuple[dict, dict]:
-    """Held-out RMSE of the committee mean, overall and per config_type.
+    """Held-out RMSE of the committee mean, pooled over all held-out rows, overall and per config_type.
 
-    ``fold_coefficients[m][k]``: member m fitted without part k. Returns ``(overall, by_type)``
-    with ``energy_rmse`` (eV/atom), ``forces_rmse`` (eV/Å), ``stress_rmse`` (GPa); ``overall``
-    also has ``members``, each member's own held-out RMSE pooled the same way (all held-out rows
-    together), to compare with the committee's like for like, and ``energy_std_rms``, the root
-    mean square over held-out structures of the members' spread (sample standard deviation) of
-    the energy per atom."""
+    ``fold_coefficients[m][k]``: member m fitted without part k. Returns ``(overall, by_type)``,
+    each with the RMSE fields of :class:`~linpot.fit.report.HeldOutErrors` and ``n_structures``;
+    ``overall`` also has ``energy_std_rms_mev_per_atom``, the root mean square over held-out
+    structures of the members' spread (sample standard deviation) of the energy per atom. (Each
+    member's own held-out errors on the same rows are its report's ``held_out``.)"""
     sse, count = {}, {}
 
     def add(key, q, err):
-        sse.setdefault(key, {}).setdefault(q, 0.0)
-        count.setdefault(key, {}).setdefault(q, 0)
+        sse.setdefault(key, dict.fromkeys(QUANTITIES, 0.0))
+        count.setdefault(key, dict.fromkeys(QUANTITIES, 0))
         sse[key][q] += float(np.sum(err**2))
         count[key][q] += int(err.size)
 
@@ -62,35 +64,32 @@ def committee_validation(members, fold_coefficients: list[list[np.ndarray]], tra
             n_atoms = s.stop - s.start
             if train.has_energy[s_index]:
                 spread.append(np.std([p["energy"] / n_atoms for p in preds], ddof=1))
-            keys = [(None, preds), (name, preds)] + [(("member", j), [p]) for j, p in enumerate(preds)]
-            for key, group in keys:
+            for key in (None, name):
                 if train.has_energy[s_index]:
-                    add(key, "energy", np.array([np.mean([p["energy"] for p in group]) - train.energy[s_index]]) / n_atoms)
+                    add(key, "energy", np.array([np.mean([p["energy"] for p in preds]) - train.energy[s_index]]) / n_atoms)
                 if train.has_forces[s_index]:
-                    add(key, "forces", np.mean([p["forces"] for p in group], axis=0) - train.forces[s])
-                if train.has_stress[s_index] and "stress" in group[0]:
-                    add(key, "stress", (np.mean([p["stress"] for p in group], axis=0) - train.stress[s_index]) / GPA)
+                    add(key, "forces", np.mean([p["forces"] for p in preds], axis=0) - train.forces[s])
+                if train.has_stress[s_index] and "stress" in preds[0]:
+                    add(key, "stress", (np.mean([p["stress"] for p in preds], axis=0) - train.stress[s_index]) / GPA)
 
-    def rmse(key):
-        return {f"{q}_rmse": (float(np.sqrt(sse[key][q] / count[key][q])) if count[key].get(q) else None)
-                for q in ("energy", "forces", "stress")} if key in sse else {}
-
-    by_type = {name: {"n_structures": n, **rmse(name)} for name, n in sorted(n_structures.items())}
-    overall = {**rmse(None), "members": [rmse(("member", j)) for j in range(len(members))]}
-    if spread:
-        overall["energy_std_rms"] = float(np.sqrt(np.mean(np.square(spread))))
+    by_type = {name: {"n_structures": n, **rmse_fields(sse[name], count[name])} for name, n in sorted(n_structures.items())}
+    overall = {**rmse_fields(sse[None], count[None]), "n_structures": int(sum(n_structures.values()))} if None in sse else {}
+    if overall and spread:
+        overall["energy_std_rms_mev_per_atom"] = to_report_units("energy", float(np.sqrt(np.mean(np.square(spread)))))
     return overall, by_type
 
 
-def fit_committee(train, config: dict, client=None):
+def fit_committee(train, config: dict, client=None) -> tuple[CommitteePotential, FitReport]:
     """Fit every ``[[committee]]`` member of ``config`` on ``train``; returns the
-    :class:`~linpot.potential.CommitteePotential` and a report whose held-out errors are the
-    committee mean's, with each member's own report under ``members``."""
+    :class:`~linpot.potential.CommitteePotential` and a report
+    (:class:`~linpot.fit.report.FitReport`) whose held-out errors are the committee mean's, with
+    each member's own report under ``members``."""
     from .pipeline import fit_potential, peak_memory_mb
 
     fit_cfg = config["fit"]
-    if fit_cfg.get("method", "ridge") == "bayes":
-        raise LinpotInputError("committee members are fitted by ridge or a sparse method, not bayes "
+    method = fit_cfg.get("method", "ridge")
+    if estimator_class(method).has_posterior:
+        raise LinpotInputError(f"committee members are point estimates (ridge or a sparse method), not {method} "
                                "(the committee's spread is its uncertainty)")
     t0 = time.perf_counter()
     members, reports, fold_coefficients = [], [], []
@@ -111,21 +110,24 @@ def fit_committee(train, config: dict, client=None):
     if all(len(f) == len(parts) for f in fold_coefficients) and all(len(p) for p in parts):
         overall, by_type = committee_validation(members, fold_coefficients, train, parts)
         log.info("committee held-out RMSE: energy %.3f meV/atom, forces %.4f eV/Å",
-                 1000 * (overall.get("energy_rmse") or float("nan")), overall.get("forces_rmse") or float("nan"))
+                 overall.get("energy_rmse_mev_per_atom") or float("nan"), overall.get("force_rmse_ev_per_angstrom") or float("nan"))
     kfold = int(fit_cfg.get("kfold", 0) or 0)
     provenance = dict(members[0].provenance)
-    provenance["fit"] = {"method": "committee", "members": len(members), "member_method": fit_cfg.get("method", "ridge"),
+    provenance["fit"] = {"method": "committee", "members": len(members), "member_method": method,
                          "seed": int(fit_cfg["seed"]),
                          **({"kfold": kfold} if kfold >= 2 else {"validation_fraction": float(fit_cfg["validation_fraction"])})}
     scale = 1.0
-    if overall.get("energy_rmse") and overall.get("energy_std_rms"):
+    energy, spread = overall.get("energy_rmse_mev_per_atom"), overall.get("energy_std_rms_mev_per_atom")
+    if energy and spread:
         # the spread of members fitted without the held-out structures, scaled to their actual error
-        scale = overall["energy_rmse"] / overall["energy_std_rms"]
+        scale = energy / spread
         log.info("committee energy spread scaled by %.3g to match its held-out error", scale)
     committee = CommitteePotential(members, provenance, energy_std_scale=scale)
-    report = {
-        "method": "committee", "chosen": {"members": len(members)}, "alpha": None,
-        "validation_curve": [overall] if overall else [],
+    chosen = {"members": len(members)}
+    held_out = {key: value for key, value in overall.items() if key in RMSE_KEYS or key == "n_structures"}
+    report: FitReport = {
+        "method": "committee", "chosen": chosen, "alpha": None, "held_out": held_out,
+        "validation_curve": [{**chosen, **{key: held_out[key] for key in RMSE_KEYS}, "chosen": True}] if held_out else [],
         "validation_by_config_type": by_type,
         "times": {"design_matrix_s": sum(r["times"]["design_matrix_s"] for r in reports), "members_s": members_s,
                   "committee_validation_s": time.perf_counter() - t0},
@@ -134,6 +136,7 @@ def fit_committee(train, config: dict, client=None):
         "n_validation": int(sum(len(p) for p in parts)), "kfold": kfold,
         "dask_workers": reports[0].get("dask_workers", 0),
         "warnings": [f"member {k}: {w}" for k, r in enumerate(reports, start=1) for w in r.get("warnings", [])],
+        **({"energy_std_rms_mev_per_atom": spread} if spread is not None else {}),
         "energy_std_scale": scale,
         "members": reports,
     }

@@ -82,6 +82,7 @@ class NormalEquations:
                 for q in QUANTITIES if self.n_rows[q]}
 
     def rmse(self, coefficients: np.ndarray) -> dict:
-        """Weighted RMSE per quantity from the normal equations alone (eV/atom, eV/Å, GPa); None if no rows."""
+        """RMSE per quantity from the normal equations alone, as weighted as they are, in their units
+        (eV/atom, eV/Å, GPa); None if no rows. (Reports use :func:`linpot.fit.report.rmse_fields`.)"""
         sse = self.sse(coefficients)
         return {q: (float(np.sqrt(sse[q] / self.n_rows[q])) if q in sse else None) for q in QUANTITIES}

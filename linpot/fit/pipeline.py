@@ -24,20 +24,15 @@ from ..errors import LinpotInputError
 from ..models import model_from_spec
 from ..potential import Potential
 from ..version import __version__
-from .accumulate import accumulate_normal_equations, dask_client
-from .bayes import BayesianRegression
-from .normal_equations import NormalEquations
-from .ridge import RidgePath, RidgeRegression, ridge_solve
-from .selection import kfold_assignment, select_and_fit, validation_split
-from .sparse import SPARSE_METHODS, SparseRegression
+from .accumulate import accumulate_normal_equations
+from .estimators import METHODS, estimator_class
+from .normal_equations import QUANTITIES, NormalEquations
+from .report import FitReport, rmse_fields
+from .selection import Fold, held_out_errors, kfold_assignment, validation_split
 
 log = logging.getLogger(__name__)
 
-METHODS = ("ridge", *SPARSE_METHODS, "bayes")
-
-__all__ = ["METHODS", "NormalEquations", "RidgePath", "RidgeRegression", "SparseRegression", "BayesianRegression",
-           "ridge_solve", "fit_potential", "validation_split", "kfold_assignment", "select_and_fit",
-           "accumulate_normal_equations", "dask_client", "build_model", "peak_memory_mb", "held_out_assignment"]
+__all__ = ["METHODS", "build_model", "fit_potential", "held_out_assignment", "make_estimator", "peak_memory_mb"]
 
 
 def peak_memory_mb() -> float:
@@ -69,15 +64,10 @@ def _standardisation(model, ds, max_structures: int = 64):
 
 
 def make_estimator(fit_cfg: dict, model):
+    """The estimator of ``[fit] method`` (:data:`linpot.fit.estimators.ESTIMATORS`) built from the
+    recipe, the model's per-element constants unpenalised."""
     method = fit_cfg.get("method", "ridge")
-    if method == "ridge":
-        return RidgeRegression(alphas=fit_cfg["alphas"], unpenalised=model.constant_columns())
-    if method in SPARSE_METHODS:
-        return SparseRegression(method, max_features=fit_cfg.get("max_features"), l1_ratio=fit_cfg.get("l1_ratio", 0.5),
-                                unpenalised=model.constant_columns())
-    if method == "bayes":
-        return BayesianRegression(unpenalised=model.constant_columns())
-    raise LinpotInputError(f"unknown fit method {method!r} (known: {', '.join(METHODS)})")
+    return estimator_class(method).from_recipe(method, fit_cfg, model.constant_columns())
 
 
 def _weighted_parts(parts: list[NormalEquations], n_parts: int, types: list[str], type_weights: dict):
@@ -110,13 +100,15 @@ def held_out_assignment(train, fit_cfg: dict) -> tuple[np.ndarray, int]:
     return validation_split(train.config_type, float(fit_cfg["validation_fraction"]), seed).astype(np.int64), 2
 
 
-def fit_potential(train, config: dict, client=None, fold_coefficients: list | None = None) -> tuple[Potential, dict]:
-    """Fit a potential on ``train`` with ``config`` (see :mod:`linpot.fit.config`); returns it and a report.
+def fit_potential(train, config: dict, client=None, fold_coefficients: list | None = None) -> tuple[Potential, FitReport]:
+    """Fit a potential on ``train`` with ``config`` (see :mod:`linpot.fit.config`); returns it and a
+    report (:class:`~linpot.fit.report.FitReport`).
 
-    ``client``: a ``dask.distributed.Client`` to compute the design matrix on (optional).
+    ``client``: a ``dask.distributed.Client`` to compute the design matrix on (optional; the
+    result is the same bit for bit, :mod:`linpot.fit.accumulate`).
     ``fold_coefficients``: a list that receives, per held-out part (each fold, or the one
-    validation part), the chosen candidate's coefficients fitted without it (ridge and sparse
-    fits with held-out structures; a committee scores its mean on them)."""
+    validation part), the chosen hyperparameters' coefficients fitted without it (a committee
+    scores its mean on them)."""
     if len(train) == 0:
         raise LinpotInputError("training dataset is empty")
     fit_cfg = config["fit"]
@@ -153,39 +145,15 @@ def fit_potential(train, config: dict, client=None, fold_coefficients: list | No
     type_weights = dict(fit_cfg["config_type_weights"])
     parts = _weighted_parts(raw, n_parts, types, type_weights)
     total = _sum(parts, model.n_coefficients)
-    if kfold >= 2:
-        folds = [(_sum([p for j, p in enumerate(parts) if j != k], model.n_coefficients), parts[k]) for k in range(kfold)]
-    else:
-        folds = [(parts[0], parts[1])] if parts[1].n_structures > 0 else []
-    chosen, curve, fit_warnings = {}, [], []
-    if method == "bayes":
-        estimator.fit(total, weights)
-        coef = estimator.coef_
-        chosen = {"alpha": estimator.alpha_, "n_iter": estimator.n_iter_,
-                  **{f"{q}_noise_std": float(np.sqrt(v)) for q, v in estimator.noise_variance_.items() if v is not None}}
-        if folds:
-            # Held-out errors of the same Bayesian fit made without the held-out structures.
-            held = BayesianRegression(unpenalised=model.constant_columns()).fit(folds[0][0], weights)
-            curve = [{**chosen, **{f"{q}_rmse": v for q, v in folds[0][1].rmse(held.coef_).items()}}]
-    elif folds:
-        max_nonzero = fit_cfg.get("max_features") if method in SPARSE_METHODS else None
-        if max_nonzero is not None and int(max_nonzero) <= len(model.constant_columns()):
-            raise LinpotInputError(f"max_features must exceed the {len(model.constant_columns())} per-element "
-                                   f"constant(s), got {max_nonzero}")
-        chosen, coef, curve, fold_coefs = select_and_fit(estimator, folds, total, weights, max_nonzero)
-        if fold_coefficients is not None:
-            fold_coefficients.extend(np.asarray(w).reshape(model.n_coefficients) for w in fold_coefs)
-        estimator.set_choice(chosen, coef)
-        if method == "ridge":
-            fit_warnings.extend(_grid_edge_warnings(chosen["alpha"], estimator.alphas))
-    else:
-        if method != "ridge":
-            raise LinpotInputError(f"fit method {method!r} needs held-out structures to choose its sparsity: "
-                                   "set validation_fraction > 0 or kfold >= 2")
-        alphas = estimator.alphas
-        alpha = float(alphas[0] if len(alphas) == 1 else np.median(alphas))
-        coef = RidgePath(*total.combined(weights)[:2], model.constant_columns()).solve(alpha)
-        chosen = {"alpha": alpha}
+    # the held-out parts: every fold in turn, or the one validation part (part 1) if it has structures
+    held_out = range(kfold) if kfold >= 2 else [1] if parts[1].n_structures > 0 else []
+    unweighted = _weighted_parts(raw, n_parts, types, {}) if held_out else []
+    folds = [Fold(train=_sum([p for j, p in enumerate(parts) if j != k], model.n_coefficients), held_out=parts[k],
+                  unweighted=unweighted[k]) for k in held_out]
+    estimator.fit(total, weights, folds)
+    coef, chosen = estimator.coef_, dict(estimator.chosen_)
+    if fold_coefficients is not None:
+        fold_coefficients.extend(np.asarray(w).reshape(model.n_coefficients) for w in estimator.fold_coef_)
     times["solve_s"] = time.perf_counter() - t0
     memory["solve_peak_mb"] = peak_memory_mb()
     log.info("%s: %s chosen on %s; %d of %d coefficients nonzero", method,
@@ -193,31 +161,30 @@ def fit_potential(train, config: dict, client=None, fold_coefficients: list | No
              f"{kfold} folds" if kfold >= 2 else f"{int((part == 1).sum())} validation structures",
              int(np.count_nonzero(coef)), len(coef))
 
-    validation_by_type = {}
-    if folds and method != "bayes":
-        # Validation errors per config_type of the chosen candidate fitted without the held-out structures.
-        for k, w in enumerate(fold_coefs):
-            val_part = k if kfold >= 2 else 1
+    held_out_report, validation_by_type = {}, {}
+    if folds:
+        held_out_report = {**held_out_errors(estimator.fold_coef_, folds),
+                           "n_structures": int(sum(f.unweighted.n_structures for f in folds))}
+        # per config_type: the chosen hyperparameters fitted without each held-out part, on it
+        for w, k in zip(estimator.fold_coef_, held_out):
             for t, name in enumerate(types):
-                eq = raw[val_part * len(types) + t]
+                eq = raw[k * len(types) + t]
                 if eq.n_structures:
-                    entry = validation_by_type.setdefault(name, {"sse": {}, "n": {}, "n_structures": 0})
+                    entry = validation_by_type.setdefault(name, {"sse": dict.fromkeys(QUANTITIES, 0.0),
+                                                                 "n": dict.fromkeys(QUANTITIES, 0), "n_structures": 0})
                     entry["n_structures"] += eq.n_structures
                     for q, v in eq.sse(w).items():
-                        entry["sse"][q] = entry["sse"].get(q, 0.0) + v
-                        entry["n"][q] = entry["n"].get(q, 0) + eq.n_rows[q]
-        validation_by_type = {name: {"n_structures": e["n_structures"],
-                                     **{f"{q}_rmse": (float(np.sqrt(e["sse"][q] / e["n"][q])) if e["n"][q] else None)
-                                        for q in e["sse"]}}
-                              for name, e in validation_by_type.items()}
+                        entry["sse"][q] += v
+                        entry["n"][q] += eq.n_rows[q]
+        validation_by_type = {name: {"n_structures": e["n_structures"], **rmse_fields(e["sse"], e["n"])}
+                              for name, e in sorted(validation_by_type.items())}
 
     fit_record = {"method": method, **chosen, "weights": weights, "config_type_weights": type_weights, "seed": seed}
     if kfold >= 2:
         fit_record["kfold"] = kfold
     else:
         fit_record["validation_fraction"] = float(fit_cfg["validation_fraction"])
-    if fit_cfg.get("max_features") is not None and method in SPARSE_METHODS:
-        fit_record["max_features"] = int(fit_cfg["max_features"])
+    fit_record.update(estimator.recipe_bounds())
     provenance = {
         "linpot_version": __version__,
         "datasets": train.file_records(),
@@ -225,34 +192,13 @@ def fit_potential(train, config: dict, client=None, fold_coefficients: list | No
         "n_atoms": int(train.offsets[-1]),
         "fit": fit_record,
     }
-    uncertainty = None
-    if method == "bayes":
-        uncertainty = {"covariance": estimator.covariance_, "noise_variance": estimator.noise_variance_}
-    potential = Potential(model, coef, provenance, uncertainty=uncertainty)
-    report = {"method": method, "chosen": chosen, "alpha": chosen.get("alpha"), "validation_curve": curve,
-              "validation_by_config_type": validation_by_type, "times": times, "peak_memory_mb": memory,
-              "n_coefficients": model.n_coefficients, "n_nonzero": int(np.count_nonzero(coef)),
-              "n_validation": int((part == 1).sum()) if kfold < 2 else len(train), "kfold": kfold,
-              "dask_workers": len(client.scheduler_info()["workers"]) if client is not None else 0,
-              "warnings": fit_warnings}
+    potential = Potential(model, coef, provenance, uncertainty=estimator.uncertainty_)
+    report: FitReport = {
+        "method": method, "chosen": chosen, "alpha": chosen.get("alpha"), "held_out": held_out_report,
+        "validation_curve": estimator.validation_curve_, "validation_by_config_type": validation_by_type,
+        "times": times, "peak_memory_mb": memory,
+        "n_coefficients": model.n_coefficients, "n_nonzero": int(np.count_nonzero(coef)),
+        "n_validation": int((part == 1).sum()) if kfold < 2 else len(train), "kfold": kfold,
+        "dask_workers": len(client.scheduler_info()["workers"]) if client is not None else 0,
+        "warnings": list(estimator.warnings_)}
     return potential, report
-
-
-#: Relative ridge strengths below this are at the round-off of the standardised normal
-#: equations (unit diagonal, double precision): a grid reaching it is long enough at that end.
-ROUND_OFF_ALPHA = 1e-15
-
-
-def _grid_edge_warnings(alpha: float, alphas) -> list[str]:
-    """A warning (logged and returned) when the chosen ridge strength is the smallest or largest
-    of three or more tried: the held-out loss may still fall beyond the grid. Not at a smallest
-    value already at round-off level (:data:`ROUND_OFF_ALPHA`): there the fit is as good as
-    unregularised."""
-    grid = sorted(float(a) for a in alphas)
-    if len(grid) < 3 or grid[0] < alpha < grid[-1] or (alpha <= grid[0] and grid[0] <= ROUND_OFF_ALPHA):
-        return []
-    end, way = ("smallest", "smaller") if alpha <= grid[0] else ("largest", "larger")
-    message = (f"the chosen ridge strength alpha = {alpha:.3g} is the {end} of the {len(grid)} tried; "
-               f"add {way} values to [fit] alphas")
-    log.warning(message)
-    return [message]

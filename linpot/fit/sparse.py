@@ -24,20 +24,29 @@ import warnings
 import numpy as np
 import scipy.linalg
 
+from ..errors import LinpotInputError
 from .linear_problem import ReducedProblem
+from .selection import select_and_fit
 
 SPARSE_METHODS = ("lasso", "elastic-net", "omp", "lars")
 
 
 class SparseRegression:
-    """Sparse estimator.
+    """Sparse estimator (the :class:`~linpot.fit.estimators.Estimator` protocol).
 
-    Parameters: ``method`` (one of :data:`SPARSE_METHODS`), ``max_features`` (largest support;
-    default: all penalised columns), ``n_path`` (points along the path), ``l1_ratio``
-    (elastic net), ``relax_alphas`` (ridge strengths of the refit on each support),
-    ``unpenalised`` (columns always in the model: per-element constants).
-    Learned: ``coef_``, ``support_`` (indices of nonzero coefficients), ``choice_``.
+    Hyperparameters: ``method`` (one of :data:`SPARSE_METHODS`), ``max_features`` (most
+    nonzero coefficients, constants included; default: no limit), ``n_path`` (points along the
+    path), ``l1_ratio`` (elastic net), ``relax_alphas`` (ridge strengths of the refit on each
+    support), ``unpenalised`` (columns always in the model: per-element constants).
+
+    :meth:`fit` needs held-out structures: they choose the support size and the ridge strength.
+    Learned: ``coef_``, ``alpha_`` (ridge strength of the refit on the support), ``chosen_``
+    (``{"n_features", "alpha"}``), ``validation_curve_`` (one entry per candidate),
+    ``fold_coef_`` (the chosen candidate fitted without each held-out part), ``warnings_``
+    (none), ``uncertainty_`` (None).
     """
+
+    has_posterior = False
 
     def __init__(self, method: str = "omp", max_features: int | None = None, n_path: int = 30, l1_ratio: float = 0.5,
                  relax_alphas=(1e-12, 1e-10, 1e-8, 1e-6), unpenalised=()):
@@ -106,8 +115,29 @@ class SparseRegression:
                 out.append(({"n_features": int(len(support)), "alpha": alpha}, problem.full(w_n / s)))
         return out
 
-    def set_choice(self, label: dict, coef: np.ndarray) -> None:
-        self.choice_ = dict(label)
-        self.alpha_ = label["alpha"]
-        self.coef_ = coef
-        self.support_ = np.nonzero(coef)[0]
+    @classmethod
+    def from_recipe(cls, method: str, fit_cfg: dict, unpenalised) -> SparseRegression:
+        max_features = fit_cfg.get("max_features")
+        if max_features is not None and int(max_features) <= len(unpenalised):
+            raise LinpotInputError(f"max_features must exceed the {len(unpenalised)} per-element "
+                                   f"constant(s), got {max_features}")
+        return cls(method, max_features=None if max_features is None else int(max_features),
+                   l1_ratio=fit_cfg.get("l1_ratio", 0.5), unpenalised=unpenalised)
+
+    def fit(self, total, weights: dict, folds=()) -> SparseRegression:
+        if not folds:
+            raise LinpotInputError(f"fit method {self.method!r} needs held-out structures to choose its sparsity: "
+                                   "set validation_fraction > 0 or kfold >= 2")
+        selection = select_and_fit(self, folds, total, weights, self.max_features)
+        self.chosen_ = dict(selection.label)
+        self.alpha_ = float(selection.label["alpha"])
+        self.coef_ = selection.coef
+        self.validation_curve_ = selection.curve
+        self.fold_coef_ = selection.fold_coef
+        self.warnings_ = []
+        self.uncertainty_ = None
+        return self
+
+    def recipe_bounds(self) -> dict:
+        """``max_features`` when set: it bounds the choice, so the provenance records it."""
+        return {} if self.max_features is None else {"max_features": int(self.max_features)}
