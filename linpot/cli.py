@@ -1,5 +1,5 @@
 """Command line: ``linpot fit``, ``evaluate``, ``info``, ``export``, ``md``, ``lammps``, ``pareto``,
-``compare``, ``presets`` and ``coupling-tables`` (``linpot COMMAND --help`` for each).
+``compare``, ``properties``, ``bench``, ``presets`` and ``coupling-tables`` (``linpot COMMAND --help``).
 
 A thin layer over the library. A user's mistake (bad file, bad option, unknown element) ends
 with one line ``linpot: error: ...`` on stderr and exit status 2, never a traceback, and no
@@ -457,6 +457,55 @@ def cmd_compare(args) -> int:
     return _run_search(search, args, dask_client, run_search, format_table, after)
 
 
+def cmd_properties(args) -> int:
+    from .analysis.properties import properties_report
+    from .potential import load
+
+    potential = load(args.potential)
+    output = args.output or f"properties-{Path(args.potential).stem}"
+    if os.path.exists(output) and not os.path.isdir(output):
+        raise LinpotInputError("output path exists and is not a directory", output)
+    reference = None
+    if args.reference:
+        import ase.io
+
+        reference = []
+        for path in args.reference:
+            try:
+                reference.extend(ase.io.read(path, ":"))
+            except Exception as exc:  # ase.io raises many kinds; the user gets one line
+                raise LinpotInputError(f"cannot read the reference dataset ({type(exc).__name__}: {exc})", path) from None
+    _, markdown = properties_report(potential, structure=args.structure, reference_dataset=reference, output_dir=output,
+                                    symbol=args.symbol, md_steps=args.md_steps, temperatures_K=tuple(args.temperatures),
+                                    skip=tuple(args.skip or ()), title=Path(args.potential).name)
+    _write_stdout(markdown)
+    log.info("wrote %s (properties.md, properties.json, plots)", output)
+    return 0
+
+
+def cmd_bench(args) -> int:
+    from .analysis.database import run_bench, summary_table
+    from .fit import dask_client
+
+    if os.path.exists(args.output) and not os.path.isdir(args.output):
+        raise LinpotInputError("output path exists and is not a directory", args.output)
+    if args.recipes and not os.path.isdir(args.recipes):
+        raise LinpotInputError("recipe folder not found", args.recipes)
+    client = dask_client(args.workers, args.scheduler)
+    try:
+        records = run_bench(args.database, args.output, recipes_dir=args.recipes, descriptor=args.descriptor, client=client,
+                            time_limit_min=args.time_limit, properties=not args.no_properties, md_steps=args.md_steps)
+    finally:
+        if client is not None:
+            cluster = client.cluster if args.workers else None
+            client.close()
+            if cluster is not None:
+                cluster.close()
+    _write_stdout(summary_table(records))
+    log.info("wrote %s (summary.md, summary.json, summary.png, one folder per element)", args.output)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="linpot", description="Fit and evaluate linear machine-learning interatomic potentials.")
     parser.add_argument("--version", action="version", version=f"linpot {__version__}")
@@ -554,6 +603,31 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--workers", type=int, help="fit in parallel on a local dask cluster of N processes")
     compare.add_argument("--scheduler", metavar="ADDRESS", help="fit on this dask scheduler")
     compare.set_defaults(func=cmd_compare)
+
+    props = sub.add_parser("properties", help="lattice, elastic constants, phonons, vacancy, surfaces, MD of a potential")
+    props.add_argument("potential", metavar="POT")
+    props.add_argument("--structure", default="fcc", help="fcc, bcc, hcp, diamond (of the potential's element) or a structure file")
+    props.add_argument("--symbol", help="element to build the structure of (potentials with several elements)")
+    props.add_argument("--reference", nargs="+", metavar="DATA", help="DFT dataset(s) to derive reference values from")
+    props.add_argument("--md-steps", type=int, default=1000, help="steps of each NVT run (RDF, thermal expansion)")
+    props.add_argument("--temperatures", nargs=2, type=float, default=[300.0, 600.0], metavar=("T1", "T2"),
+                       help="temperatures of the thermal expansion (K)")
+    props.add_argument("--skip", nargs="+", choices=["eos", "elastic", "phonons", "vacancy", "surfaces", "md"],
+                       help="sections to leave out")
+    props.add_argument("-o", "--output", metavar="DIR", help="folder for properties.md/.json and plots (default properties-POT)")
+    props.set_defaults(func=cmd_properties)
+
+    bench = sub.add_parser("bench", help="fit, evaluate and characterise every element of a database of datasets")
+    bench.add_argument("database", metavar="DB", help="folder of <source>/<element>/{train,test}.xyz (e.g. data)")
+    bench.add_argument("--descriptor", default="auto", help="auto (default) or a preset, for elements without a recipe")
+    bench.add_argument("--recipes", metavar="DIR", default=None, help="recipes named <source>-<element>.toml (e.g. fits)")
+    bench.add_argument("--time-limit", type=float, default=10.0, help="minutes of --descriptor auto per element")
+    bench.add_argument("--md-steps", type=int, default=300, help="steps of each NVT run of the properties")
+    bench.add_argument("--no-properties", action="store_true", help="errors only")
+    bench.add_argument("-o", "--output", required=True, metavar="DIR", help="report folder (finished elements are reused)")
+    bench.add_argument("--workers", type=int, help="run elements in parallel on a local dask cluster of N processes")
+    bench.add_argument("--scheduler", metavar="ADDRESS", help="run elements on this dask scheduler")
+    bench.set_defaults(func=cmd_bench)
 
     presets = sub.add_parser("presets", help="list the descriptor presets")
     presets.set_defaults(func=cmd_presets)

@@ -43,6 +43,10 @@ else:  # pragma: no cover
 
 log = logging.getLogger("linpot.bench")
 
+#: Columns of the cross-element property table (rows of properties_report's comparison).
+SUMMARY_PROPERTIES = ["a", "B (EOS)", "C11", "C12", "C44", "C13", "C33", "E_vac (relaxed)", "γ(1,0,0) (relaxed)",
+                      "γ(1,1,0) (relaxed)", "γ(1,1,1) (relaxed)", "lowest phonon frequency"]
+
 
 @dataclass
 class Entry:
@@ -128,7 +132,7 @@ def fit_entry(entry: Entry, recipe: Path | None, descriptor: str, time_limit_min
 
 
 def bench_element(entry: Entry, recipes_dir, descriptor: str, out_dir, time_limit_min: float = 10.0,
-                  properties: bool = True) -> dict:
+                  properties: bool = True, md_steps: int = 300) -> dict:
     """Fit, evaluate and characterise one element; write ``OUT/<source>-<El>/`` and return its record."""
     from ..potential import load
     from ..structures import read_datasets
@@ -174,9 +178,11 @@ def bench_element(entry: Entry, recipes_dir, descriptor: str, out_dir, time_limi
         from .properties import properties_report
 
         frames = _labelled_frames([entry.train] + ([entry.test] if entry.test else []))
-        result = properties_report(potential, structure=entry.structure, reference_dataset=frames, out_dir=folder)
-        record["properties"] = result["values"]
-        text += ["## Properties", "", result["markdown"], ""]
+        results, markdown = properties_report(potential, structure=entry.structure, reference_dataset=frames,
+                                              output_dir=folder, md_steps=md_steps, title=f"{entry.element} ({how})")
+        record["properties"] = results["comparison"]
+        text += ["## Properties", "", "Details: [properties.md](properties.md).", ""]
+        del markdown
         stages["properties_s"] = time.perf_counter() - t0
     record["stages"] = stages
     atomic_write_text(folder / "report.md", "\n".join(text) + "\n")
@@ -202,7 +208,7 @@ def _labelled_frames(paths) -> list:
 
 
 def run_bench(root, out_dir, recipes_dir=None, descriptor: str = "auto", client=None, time_limit_min: float = 10.0,
-              properties: bool = True) -> list[dict]:
+              properties: bool = True, md_steps: int = 300) -> list[dict]:
     """Bench every element of the database at ``root``; write the per-element reports and the summary."""
     from tqdm import tqdm
 
@@ -217,7 +223,7 @@ def run_bench(root, out_dir, recipes_dir=None, descriptor: str = "auto", client=
         from dask.distributed import as_completed
 
         futures = {client.submit(bench_element, e, recipes_dir, descriptor, str(out_dir), time_limit_min, properties,
-                                 pure=False): e.key for e in entries}
+                                 md_steps, pure=False): e.key for e in entries}
         for future in as_completed(futures):
             records[futures[future]] = future.result()
             bar.update(1)
@@ -225,7 +231,7 @@ def run_bench(root, out_dir, recipes_dir=None, descriptor: str = "auto", client=
     else:
         for e in entries:
             bar.set_postfix_str(e.key)
-            records[e.key] = bench_element(e, recipes_dir, descriptor, out_dir, time_limit_min, properties)
+            records[e.key] = bench_element(e, recipes_dir, descriptor, out_dir, time_limit_min, properties, md_steps)
             bar.update(1)
     bar.close()
     ordered = [records[e.key] for e in entries]
@@ -247,15 +253,16 @@ def summary_table(records: list[dict]) -> str:
                      f"{fmt(overall.get('force_rmse_ev_per_angstrom'), '.4f')} | {fmt(overall.get('stress_rmse_gpa'), '.3f')} |")
     props = [r for r in records if r.get("properties")]
     if props:
-        names = sorted({k for r in props for k in r["properties"] if isinstance(r["properties"][k], dict)})
-        lines += ["", "| element | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
+        names = [n for n in SUMMARY_PROPERTIES if any(row["property"] == n for r in props for row in r["properties"])]
+        lines += ["", "Properties, potential (DFT from the element's data; - where the data cannot give it):", "",
+                  "| element | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
         for r in props:
+            rows = {row["property"]: row for row in r["properties"]}
             cells = []
             for name in names:
-                value = r["properties"].get(name) or {}
-                model, dft = value.get("model"), value.get("dft")
-                cells.append(f"{fmt(model, '.3g')} (DFT {fmt(dft, '.3g')})" if isinstance(model, (int, float)) else "-")
-            lines.append(f"| {r['element']} | " + " | ".join(cells) + " |")
+                row = rows.get(name) or {}
+                cells.append(f"{fmt(row.get('potential'), '.4g')} ({fmt(row.get('dft'), '.4g')})" if row else "")
+            lines.append(f"| {r['element']} ({r['source']}) | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
