@@ -9,6 +9,7 @@ partial output file.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -70,6 +71,20 @@ def _write_stdout(text: str) -> None:
     sys.stdout.flush()
 
 
+@contextlib.contextmanager
+def _dask_cluster(args, dask_client):
+    """The dask client of ``--workers N`` (a local cluster, closed afterwards) or ``--scheduler``; None for neither."""
+    client = dask_client(args.workers, args.scheduler)
+    try:
+        yield client
+    finally:
+        if client is not None:
+            cluster = client.cluster if args.workers else None
+            client.close()
+            if cluster is not None:
+                cluster.close()
+
+
 def cmd_fit(args) -> int:
     from .analysis.metrics import error_table, format_error_table, format_fit_summary, predict_dataset
     from .fit import dask_client, fit_potential, peak_memory_mb
@@ -123,8 +138,7 @@ def cmd_fit(args) -> int:
     read_s = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    client = dask_client(args.workers, args.scheduler)
-    try:
+    with _dask_cluster(args, dask_client) as client:
         if auto:
             from .analysis.auto import DEFAULT_BUDGET_US, DEFAULT_TIME_LIMIT_MIN, choose_model
 
@@ -139,12 +153,6 @@ def cmd_fit(args) -> int:
             potential, report = fit_committee(train, config, client=client)
         else:
             potential, report = fit_potential(train, config, client=client)
-    finally:
-        if client is not None:
-            cluster = client.cluster if args.workers else None
-            client.close()
-            if cluster is not None:
-                cluster.close()
     fit_s = time.perf_counter() - t0
     log.info("fitted %d coefficients (%d nonzero) in %.1f s (design matrix %.1f s)", potential.n_features,
              potential.n_nonzero, fit_s, report["times"]["design_matrix_s"])
@@ -405,15 +413,8 @@ def _run_search(search, args, dask_client, run_search, format_table, after=None)
     if os.path.exists(args.output) and not os.path.isdir(args.output):
         raise LinpotInputError("output path exists and is not a directory", args.output)
     os.makedirs(args.output, exist_ok=True)
-    client = dask_client(args.workers, args.scheduler)
-    try:
+    with _dask_cluster(args, dask_client) as client:
         records = run_search(search, args.output, client=client)
-    finally:
-        if client is not None:
-            cluster = client.cluster if args.workers else None
-            client.close()
-            if cluster is not None:
-                cluster.close()
     if after is not None:
         after(records)
     _write_stdout(format_table(records))
@@ -491,19 +492,17 @@ def cmd_bench(args) -> int:
         raise LinpotInputError("output path exists and is not a directory", args.output)
     if args.recipes and not os.path.isdir(args.recipes):
         raise LinpotInputError("recipe folder not found", args.recipes)
-    client = dask_client(args.workers, args.scheduler)
-    try:
+    with _dask_cluster(args, dask_client) as client:
         records = run_bench(args.database, args.output, recipes_dir=args.recipes, descriptor=args.descriptor, client=client,
                             time_limit_min=args.time_limit, properties=not args.no_properties, md_steps=args.md_steps)
-    finally:
-        if client is not None:
-            cluster = client.cluster if args.workers else None
-            client.close()
-            if cluster is not None:
-                cluster.close()
     _write_stdout(summary_table(records))
     log.info("wrote %s (summary.md, summary.json, summary.png, one folder per element)", args.output)
     return 0
+
+
+def _cluster_arguments(parser, what: str) -> None:
+    parser.add_argument("--workers", type=int, help=f"{what} in parallel on a local dask cluster of N processes")
+    parser.add_argument("--scheduler", metavar="ADDRESS", help=f"{what} on this dask scheduler")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -587,8 +586,7 @@ def build_parser() -> argparse.ArgumentParser:
     pareto = sub.add_parser("pareto", help="Pareto search of held-out accuracy against measured cost over a grid")
     pareto.add_argument("search", metavar="SEARCH.toml", help="data, search settings and grids (see docs/pareto.md)")
     pareto.add_argument("-o", "--output", required=True, metavar="DIR", help="results folder (reused: finished points are kept)")
-    pareto.add_argument("--workers", type=int, help="fit points in parallel on a local dask cluster of N processes")
-    pareto.add_argument("--scheduler", metavar="ADDRESS", help="fit points on this dask scheduler")
+    _cluster_arguments(pareto, "fit points")
     pareto.set_defaults(func=cmd_pareto)
 
     compare = sub.add_parser("compare", help="accuracy and cost against the invariants' order, or between families")
@@ -600,8 +598,7 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--kfold", type=int, default=5, help="folds of the held-out errors")
     compare.add_argument("--reference", choices=["auto", "snap", "lj"], default="auto", help="cost reference")
     compare.add_argument("-o", "--output", required=True, metavar="DIR", help="results folder")
-    compare.add_argument("--workers", type=int, help="fit in parallel on a local dask cluster of N processes")
-    compare.add_argument("--scheduler", metavar="ADDRESS", help="fit on this dask scheduler")
+    _cluster_arguments(compare, "fit points")
     compare.set_defaults(func=cmd_compare)
 
     props = sub.add_parser("properties", help="lattice, elastic constants, phonons, vacancy, surfaces, MD of a potential")
@@ -625,8 +622,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--md-steps", type=int, default=300, help="steps of each NVT run of the properties")
     bench.add_argument("--no-properties", action="store_true", help="errors only")
     bench.add_argument("-o", "--output", required=True, metavar="DIR", help="report folder (finished elements are reused)")
-    bench.add_argument("--workers", type=int, help="run elements in parallel on a local dask cluster of N processes")
-    bench.add_argument("--scheduler", metavar="ADDRESS", help="run elements on this dask scheduler")
+    _cluster_arguments(bench, "run elements")
     bench.set_defaults(func=cmd_bench)
 
     presets = sub.add_parser("presets", help="list the descriptor presets")

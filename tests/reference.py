@@ -9,24 +9,31 @@ import math
 import numpy as np
 
 
-def brute_force_pairs(positions, cell, pbc, cutoff, decimals=9):
-    """All (i, j, r_ij) with 0 < |r_ij| < cutoff by looping over enough periodic images
-    (vectors rounded to ``decimals`` so that lists compare exactly; None keeps them exact)."""
+def _image_shifts(positions, cell, pbc, cutoff):
+    """Every lattice shift (integer triple) that can bring an image within ``cutoff``, by the
+    plane-spacing bound (positions are not wrapped: atoms up to one cell outside are allowed for)."""
     positions = np.asarray(positions, float)
     cell = np.asarray(cell, float)
     ranges = []
     for d in range(3):
         if pbc[d]:
             spacing = 1.0 / np.linalg.norm(np.linalg.inv(cell).T[d])
-            # positions are not wrapped here, so allow for atoms up to one cell outside
             span = np.ptp(np.linalg.solve(cell.T, positions.T).T[:, d]) + 1
             n = int(math.ceil(cutoff / spacing + span))
             ranges.append(range(-n, n + 1))
         else:
             ranges.append(range(0, 1))
+    return np.array(list(itertools.product(*ranges)), dtype=float).reshape(-1, 3)
+
+
+def brute_force_pairs(positions, cell, pbc, cutoff, decimals=9):
+    """All (i, j, r_ij) with 0 < |r_ij| < cutoff by looping over enough periodic images
+    (vectors rounded to ``decimals`` so that lists compare exactly; None keeps them exact)."""
+    positions = np.asarray(positions, float)
+    cell = np.asarray(cell, float)
     out = []
-    for shift in itertools.product(*ranges):
-        offset = np.array(shift) @ cell
+    for shift in _image_shifts(positions, cell, pbc, cutoff):
+        offset = shift @ cell
         for i in range(len(positions)):
             for j in range(len(positions)):
                 v = positions[j] + offset - positions[i]
@@ -153,23 +160,6 @@ def symmetry_functions_direct(vectors, species, n_species, rc, g2, g4):
 # neighbours (all periodic images with 0 < |r_ij| < cutoff, found by brute force) and their
 # elements. Nothing here calls linpot's kernels; the only things read from linpot are the
 # committed definitions that no twin should re-derive (coupling tensors, moment-tensor basis).
-
-
-def _image_shifts(positions, cell, pbc, cutoff):
-    """Every lattice shift (integer triple) that can bring an image within ``cutoff``, by the
-    same plane-spacing bound as :func:`brute_force_pairs`."""
-    positions = np.asarray(positions, float)
-    cell = np.asarray(cell, float)
-    ranges = []
-    for d in range(3):
-        if pbc[d]:
-            spacing = 1.0 / np.linalg.norm(np.linalg.inv(cell).T[d])
-            span = np.ptp(np.linalg.solve(cell.T, positions.T).T[:, d]) + 1
-            n = int(math.ceil(cutoff / spacing + span))
-            ranges.append(range(-n, n + 1))
-        else:
-            ranges.append(range(0, 1))
-    return np.array(list(itertools.product(*ranges)), dtype=float).reshape(-1, 3)
 
 
 def environments(positions, cell, pbc, cutoff):

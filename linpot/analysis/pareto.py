@@ -55,18 +55,13 @@ from pathlib import Path
 
 from ..errors import LinpotInputError
 from ..fit import fit_potential
-from ..fit.config import DEFAULT_CONFIG, apply_preset, merge
+from ..fit.config import DEFAULT_CONFIG, apply_preset, data_paths, merge, read_toml
 from ..io import atomic_write_text
 from ..potential import Potential
 from ..version import __version__
 from .cost import benchmark_cell, cost_reference, operation_count, relative_costs
 from .metrics import error_table, predict_dataset
 from .plots import pareto_front, pareto_plot
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 log = logging.getLogger("linpot.pareto")
 
@@ -84,22 +79,11 @@ UNITS = {"cv_energy_rmse": "meV/atom", "test_energy_rmse": "meV/atom", "cv_force
 def load_search(path) -> dict:
     """The search file at ``path``: ``{"data", "search", "points": [(name, recipe)]}``."""
     path = os.fspath(path)
-    try:
-        with open(path, "rb") as fh:
-            doc = tomllib.load(fh)
-    except FileNotFoundError:
-        raise LinpotInputError("search file not found", path) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise LinpotInputError(f"invalid TOML ({exc})", path) from None
+    doc = read_toml(path, "search")
     unknown = set(doc) - {"data", "search", "common", "grid"}
     if unknown:
         raise LinpotInputError(f"unknown section(s): {', '.join(sorted(unknown))}", path)
-    here = os.path.dirname(os.path.abspath(path))
-    data = {}
-    for key in ("train", "test"):
-        files = doc.get("data", {}).get(key, [])
-        files = [files] if isinstance(files, str) else list(files)
-        data[key] = [f if os.path.isabs(f) else os.path.normpath(os.path.join(here, f)) for f in files]
+    data = data_paths(doc.get("data", {}), path)
     if not data["train"]:
         raise LinpotInputError("[data] train is empty", path)
     search = {**SEARCH_DEFAULTS, **doc.get("search", {})}

@@ -103,18 +103,36 @@ def merge(base: dict, override: dict) -> dict:
     return out
 
 
+def read_toml(path, what: str = "config") -> dict:
+    """The TOML document at ``path``; a missing or invalid file is a one-line error naming it."""
+    path = os.fspath(path)
+    try:
+        with open(path, "rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise LinpotInputError(f"{what} file not found", path) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise LinpotInputError(f"invalid TOML ({exc})", path) from None
+
+
+def data_paths(section: dict, path) -> dict:
+    """``{"train": [...], "test": [...]}`` of a ``[data]`` section, relative paths made relative
+    to the folder of the file at ``path``."""
+    here = os.path.dirname(os.path.abspath(path))
+    out = {}
+    for key in ("train", "test"):
+        files = section.get(key, [])
+        files = [files] if isinstance(files, str) else list(files)
+        out[key] = [f if os.path.isabs(f) else os.path.normpath(os.path.join(here, f)) for f in files]
+    return out
+
+
 def load_config(path=None) -> dict:
     """Defaults, overridden by the TOML file at ``path``; data paths made relative to it."""
     if path is None:
         return copy.deepcopy(DEFAULT_CONFIG)
     path = os.fspath(path)
-    try:
-        with open(path, "rb") as fh:
-            user = tomllib.load(fh)
-    except FileNotFoundError:
-        raise LinpotInputError("config file not found", path) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise LinpotInputError(f"invalid TOML ({exc})", path) from None
+    user = read_toml(path)
     unknown = set(user) - _SECTIONS
     if unknown:
         raise LinpotInputError(f"unknown config section(s): {', '.join(sorted(unknown))}", path)
@@ -131,12 +149,7 @@ def load_config(path=None) -> dict:
         base["descriptor"] = {}
         base["model"] = {"kind": "polynomial", "degree": 1}
     config = merge(base, user)
-    here = os.path.dirname(os.path.abspath(path))
-    for key in ("train", "test"):
-        files = config["data"].get(key, [])
-        if isinstance(files, str):
-            files = [files]
-        config["data"][key] = [f if os.path.isabs(f) else os.path.normpath(os.path.join(here, f)) for f in files]
+    config["data"].update(data_paths(config["data"], path))
     return config
 
 
