@@ -196,8 +196,14 @@ def test_auto_respects_the_budget(small_cu, monkeypatch, capsys, tmp_path):
     train = read_datasets([small_cu / "train.xyz"])
     # Between the families: only pair models are fitted, and of the refinements only those within budget.
     _, report, history = auto.choose_model(train, budget_us=10.2, time_limit_min=5)
-    assert [r["name"] for r in history] == ["pair-small", "pair-small, cutoff 4 Å", "pair-small, energy weight 30000",
-                                            "pair-small, energy weight 3333.33"]
+    names = [r["name"] for r in history]
+    assert names[:5] == ["pair-small", "pair-small, cutoff 4 Å", "pair-small, energy weight 30000",
+                         "pair-small, energy weight 3333.33", "pair-small, 5 radial functions"]
+    assert all(n.startswith("pair-small") and "cutoff 5 Å" not in n for n in names)  # 5 Å costs 10.5 > 10.2
+    assert all(r["cost_us_per_atom"] <= 10.2 for r in history)
+    # no setting fitted twice, and every refinement round centred on the best so far
+    signatures = [auto._signature(r["recipe"]) for r in history]
+    assert len(set(signatures)) == len(signatures)
     assert report["auto"]["chosen"] == min(history, key=auto.score)["name"]
     assert report["auto"]["candidates"] == history
     # A budget that admits both families fits both, cheapest first.

@@ -11,8 +11,10 @@ given, is scored only after the choice):
 2. **Families.** The remaining candidates of stage 1 (:data:`STAGE_1`, cheap to rich) are
    fitted in turn while the time limit allows (the next fit is started only if the time it is
    expected to take, judged from the fits so far, still fits).
-3. **Refinement.** Around the best so far: the cutoff 0.5 Å shorter and longer, and the energy
-   weight three times larger and smaller.
+3. **Refinement.** Around the best so far: the cutoff 0.5 Å shorter and longer, the energy
+   weight three times larger and smaller, and the family's size (moment-tensor level ±2, radial
+   functions ±2); repeated around each new best until a round finds nothing better or the time
+   limit is reached. No setting is fitted twice.
 
 Candidates are compared by the score ``E_cv / 1 meV/atom + F_cv / 0.03 eV/Å`` (held-out RMSEs
 relative to the accuracy users ask of DFT-fitted potentials, so neither quantity is given up for
@@ -23,6 +25,7 @@ structures by the fit.
 from __future__ import annotations
 
 import copy
+import json
 import logging
 import time
 
@@ -78,17 +81,39 @@ def _recipe(base: dict, descriptor: dict, model: dict) -> dict:
 
 
 def _refinements(config: dict) -> list[tuple[str, dict]]:
+    """Neighbours of ``config`` in the search space: cutoff ±0.5 Å, energy weight ×3 and ÷3, and
+    the family's size (moment tensors: level ±2; radial bases: ±2 functions)."""
     out = []
+    d = config["descriptor"]
+
+    def variant(label, edit):
+        c = copy.deepcopy(config)
+        edit(c)
+        out.append((label, c))
+
+    key = "rcutfac" if d["kind"] == "snap" else "cutoff"
     for delta in (-0.5, 0.5):
-        c = copy.deepcopy(config)
-        key = "rcutfac" if c["descriptor"]["kind"] == "snap" else "cutoff"
-        c["descriptor"][key] = round(float(c["descriptor"][key]) + delta, 3)
-        out.append((f"cutoff {c['descriptor'][key]:g} Å", c))
+        value = round(float(d[key]) + delta, 3)
+        variant(f"cutoff {value:g} Å", lambda c, v=value: c["descriptor"].__setitem__(key, v))
     for factor in (3.0, 1.0 / 3.0):
-        c = copy.deepcopy(config)
-        c["fit"]["weights"] = {**c["fit"]["weights"], "energy": c["fit"]["weights"]["energy"] * factor}
-        out.append((f"energy weight {c['fit']['weights']['energy']:g}", c))
+        value = config["fit"]["weights"]["energy"] * factor
+        variant(f"energy weight {value:g}",
+                lambda c, v=value: c["fit"].__setitem__("weights", {**c["fit"]["weights"], "energy": v}))
+    if d["kind"] == "moment-tensors":
+        for delta in (-2, 2):
+            level = int(d["level_max"]) + delta
+            variant(f"level {level}", lambda c, v=level: c["descriptor"].__setitem__("level_max", v))
+    elif "radial" in d and d["kind"] in ("pair", "invariants"):
+        for delta in (-2, 2):
+            n = int(d["radial"]["n_basis"]) + delta
+            if n >= 2 and all(row[1] <= n for row in d.get("orders", [])):
+                variant(f"{n} radial functions",
+                        lambda c, v=n: c["descriptor"].__setitem__("radial", {**c["descriptor"]["radial"], "n_basis": v}))
     return out
+
+
+def _signature(config: dict) -> str:
+    return json.dumps({k: config.get(k) for k in ("descriptor", "model", "fit")}, sort_keys=True, default=str)
 
 
 def candidate_costs(configs: list[dict], elements, reference_kind: str = "auto", rounds: int = 3) -> dict:
@@ -153,13 +178,23 @@ def choose_model(train, base_config: dict | None = None, budget_us: float = DEFA
         log.info("auto: %d. %s: held-out %.2f meV/atom, %.4f eV/Å, %.1f µs/atom (%.0f s); best %s; %.0f min left",
                  len(history), name, record["cv_energy_rmse"], record["cv_force_rmse"], us, seconds, best["name"], left / 60)
 
+    tried = set()
     for name, config, us in queue:
+        tried.add(_signature(config))
         run(name, config, us)
-    if best is not None:
-        refinements = _refinements(best["recipe"] | {"data": base.get("data", {})})
-        names = [f"{best['name']}, {label}" for label, _ in refinements]
-        refine_costs = candidate_costs([c for _, c in refinements], elements, reference)
-        for name, (_, config), us in zip(names, refinements, refine_costs["us_per_atom"]):
+    # Refine around the best until a round finds nothing better or the time is spent.
+    refined = set()
+    while best is not None and best["name"] not in refined and time.perf_counter() < deadline:
+        refined.add(best["name"])
+        centre = best
+        moves = [(f"{centre['name']}, {label}", c) for label, c in _refinements(centre["recipe"])
+                 if _signature(c) not in tried]
+        for _, c in moves:
+            tried.add(_signature(c))
+        if not moves:
+            break
+        refine_costs = candidate_costs([c for _, c in moves], elements, reference)
+        for (name, config), us in zip(moves, refine_costs["us_per_atom"]):
             if us <= budget_us:
                 run(name, config, us)
     if best is None:
