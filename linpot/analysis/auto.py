@@ -46,7 +46,6 @@ DEFAULT_TIME_LIMIT_MIN = 20.0
 #: Held-out RMSEs are divided by these before they are added into the score.
 SCORE_SCALES = {"energy_mev": 1.0, "force": 0.03}
 KFOLD = 5
-WEIGHTS = {"energy": 10000.0, "forces": 100.0, "stress": 1.0}
 
 _INVARIANT_ORDERS = [[1, 10, 0], [2, 10, 8], [3, 8, 6], [4, 6, 4]]
 #: Stage 1: (name, descriptor, model), cheapest first.
@@ -141,9 +140,8 @@ def choose_model(train, base_config: dict | None = None, budget_us: float = DEFA
     deadline = t_start + 60.0 * float(time_limit_min)
     elements = (base_config or {}).get("elements") or train.elements
     base = merge(DEFAULT_CONFIG, base_config or {})
+    # The loss weights are the fit's (defaults 1e4 / 30 / 1, or --energy-weight and the like).
     base["fit"] = merge(base["fit"], {"kfold": KFOLD})
-    if not (base_config or {}).get("fit", {}).get("weights"):
-        base["fit"]["weights"] = dict(WEIGHTS)
     stage_1 = [(name, _recipe(base, d, m)) for name, d, m in STAGE_1]
     costs = candidate_costs([c for _, c in stage_1], elements, reference)
     log.info("auto: candidate costs against %s (%.1f µs/atom in this run): %s", costs["reference"],
