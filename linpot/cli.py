@@ -466,17 +466,7 @@ def cmd_properties(args) -> int:
     output = args.output or f"properties-{Path(args.potential).stem}"
     if os.path.exists(output) and not os.path.isdir(output):
         raise LinpotInputError("output path exists and is not a directory", output)
-    reference = None
-    if args.reference:
-        import ase.io
-
-        reference = []
-        for path in args.reference:
-            try:
-                reference.extend(ase.io.read(path, ":"))
-            except Exception as exc:  # ase.io raises many kinds; the user gets one line
-                raise LinpotInputError(f"cannot read the reference dataset ({type(exc).__name__}: {exc})", path) from None
-    _, markdown = properties_report(potential, structure=args.structure, reference_dataset=reference, output_dir=output,
+    _, markdown = properties_report(potential, structure=args.structure, reference_dataset=args.reference, output_dir=output,
                                     symbol=args.symbol, md_steps=args.md_steps, temperatures_K=tuple(args.temperatures),
                                     skip=tuple(args.skip or ()), title=Path(args.potential).name)
     _write_stdout(markdown)

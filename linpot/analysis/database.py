@@ -24,7 +24,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import sys
 import time
 from dataclasses import dataclass
@@ -177,12 +176,11 @@ def bench_element(entry: Entry, recipes_dir, descriptor: str, out_dir, time_limi
         log.info("%s: properties (%s)", entry.key, entry.structure)
         from .properties import properties_report
 
-        frames = _labelled_frames([entry.train] + ([entry.test] if entry.test else []))
-        results, markdown = properties_report(potential, structure=entry.structure, reference_dataset=frames,
-                                              output_dir=folder, md_steps=md_steps, title=f"{entry.element} ({how})")
+        results, _ = properties_report(potential, structure=entry.structure,
+                                       reference_dataset=[entry.train] + ([entry.test] if entry.test else []),
+                                       output_dir=folder, md_steps=md_steps, title=f"{entry.element} ({how})")
         record["properties"] = results["comparison"]
         text += ["## Properties", "", "Details: [properties.md](properties.md).", ""]
-        del markdown
         stages["properties_s"] = time.perf_counter() - t0
     record["stages"] = stages
     atomic_write_text(folder / "report.md", "\n".join(text) + "\n")
@@ -198,26 +196,16 @@ def _jsonable(value):
     return str(value)
 
 
-def _labelled_frames(paths) -> list:
-    import ase.io
-
-    frames = []
-    for path in paths:
-        frames.extend(ase.io.read(path, ":"))
-    return frames
-
-
 def run_bench(root, out_dir, recipes_dir=None, descriptor: str = "auto", client=None, time_limit_min: float = 10.0,
               properties: bool = True, md_steps: int = 300) -> list[dict]:
     """Bench every element of the database at ``root``; write the per-element reports and the summary."""
-    from tqdm import tqdm
+    from .pareto import progress_bar
 
     entries = discover(root)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     log.info("%d elements: %s", len(entries), ", ".join(e.key for e in entries))
-    bar = tqdm(total=len(entries), desc="bench", unit="element", file=sys.stderr,
-               disable=not sys.stderr.isatty() and os.environ.get("LINPOT_PROGRESS") != "1")
+    bar = progress_bar(len(entries), "bench", "element")
     records = {}
     if client is not None:
         from dask.distributed import as_completed

@@ -192,10 +192,11 @@ def fit_point(name: str, config: dict, train, test, out_dir: str, key: str) -> d
     return record
 
 
-def _progress(total: int, initial: int):
+def progress_bar(total: int, desc: str, unit: str, initial: int = 0):
+    """A tqdm bar on stderr (time left included) when it is a terminal or LINPOT_PROGRESS=1."""
     from tqdm import tqdm
 
-    return tqdm(total=total, initial=initial, desc="pareto", unit="point", file=sys.stderr,
+    return tqdm(total=total, initial=initial, desc=desc, unit=unit, file=sys.stderr,
                 disable=not sys.stderr.isatty() and os.environ.get("LINPOT_PROGRESS") != "1")
 
 
@@ -227,7 +228,7 @@ def run_search(search: dict, out_dir, client=None, log_every=True) -> list[dict]
         else:
             todo.append((name, config, key))
     log.info("%d points, %d cached, %d to fit", len(points), len(records), len(todo))
-    bar = _progress(len(points), len(records))
+    bar = progress_bar(len(points), "pareto", "point", initial=len(records))
     t_start = time.perf_counter()
     if client is not None and todo:
         from dask.distributed import as_completed

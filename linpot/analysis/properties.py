@@ -562,7 +562,8 @@ def properties_report(potential, structure="fcc", reference_dataset=None, output
                       elastic_strain: float = 0.005, symprec: float = 1e-3, title: str | None = None) -> tuple[dict, str]:
     """Run every property for ``potential`` on ``structure`` (``"fcc"``, ``"bcc"``, ``"hcp"``,
     ``"diamond"`` of the potential's single element or ``symbol``; a structure file; or
-    ``ase.Atoms``) and, with ``reference_dataset`` (a path or a list of Atoms), the DFT
+    ``ase.Atoms``) and, with ``reference_dataset`` (a path, several paths or a list of Atoms, read before
+    anything is computed), the DFT
     references of :func:`~linpot.analysis.properties_reference.dft_reference` and the potential's
     surface energies on the dataset's own slabs (``dataset_slabs``).
 
@@ -587,6 +588,7 @@ def properties_report(potential, structure="fcc", reference_dataset=None, output
         log.info("properties: %s done in %.1f s", name, timings[name])
         return value
 
+    structures = None if reference_dataset is None else read_dataset(reference_dataset)
     relaxed = timed("equilibrium", lambda: relax_structure(calc, atoms, symprec=symprec))
     results["equilibrium"] = _equilibrium_summary(relaxed, symprec)
     if "eos" not in skip:
@@ -599,8 +601,7 @@ def properties_report(potential, structure="fcc", reference_dataset=None, output
         results["vacancy"] = timed("vacancy", lambda: vacancy_formation_energy(calc, relaxed, min_length=supercell_length_A,
                                                                                symprec=symprec))
     reference = None
-    if reference_dataset is not None:
-        structures = read_dataset(reference_dataset)
+    if structures is not None:
         reference = timed("reference", lambda: dft_reference(structures))
         results["reference"] = reference
     if "surfaces" not in skip:

@@ -53,14 +53,24 @@ ROLES = {"ground": ("ground",), "elastic": ("elastic",), "surface": ("surface",)
 
 
 def read_dataset(dataset) -> list:
-    """A list of ``ase.Atoms`` from a path (any ``ase.io`` format) or an iterable of Atoms."""
-    if isinstance(dataset, (str, os.PathLike)):
-        import ase.io
+    """A list of ``ase.Atoms`` from a path (any ``ase.io`` format), several paths, or Atoms; a
+    missing or unreadable file is a one-line error naming it."""
+    import ase.io
 
-        if not os.path.exists(dataset):
-            raise LinpotInputError("no such file", path=dataset)
-        return list(ase.io.read(dataset, ":"))
-    return list(dataset)
+    items = [dataset] if isinstance(dataset, (str, os.PathLike)) else list(dataset)
+    frames = []
+    for item in items:
+        if not isinstance(item, (str, os.PathLike)):
+            frames.append(item)
+            continue
+        if not os.path.exists(item):
+            raise LinpotInputError("no such file", path=os.fspath(item))
+        try:
+            frames.extend(ase.io.read(item, ":"))
+        except Exception as exc:  # ase.io raises many kinds; the user gets one line
+            raise LinpotInputError(f"cannot read the reference dataset ({type(exc).__name__}: {exc})",
+                                   path=os.fspath(item)) from None
+    return frames
 
 
 def _energy(atoms):
