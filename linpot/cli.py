@@ -107,10 +107,10 @@ def cmd_fit(args) -> int:
     if auto and ("descriptor" in overrides or "model" in overrides or args.config and "committee" in config):
         raise LinpotInputError("--descriptor auto chooses the descriptor and model itself: drop --cutoff, --radial, "
                                "--n-basis and --degree")
+    if (args.budget is not None or args.time_limit is not None) and not auto:
+        raise LinpotInputError("--budget and --time-limit go with --descriptor auto")
     if args.descriptor and not auto:
         config = apply_preset(config, args.descriptor)
-    elif (args.budget is not None or args.time_limit is not None) and not auto:
-        raise LinpotInputError("--budget and --time-limit go with --descriptor auto")
     config = merge(config, overrides)
     if args.train:
         config["data"]["train"] = args.train

@@ -216,3 +216,11 @@ def test_auto_respects_the_budget(small_cu, monkeypatch, capsys, tmp_path):
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and "below the cheapest candidate" in err[0] and not out.exists()
     assert main(["fit", "--descriptor", "auto", "--degree", "2", "--train", str(small_cu / "train.xyz"), "-o", str(out)]) == 2
+
+
+def test_budget_and_time_limit_need_auto(small_cu, tmp_path, capsys):
+    out = tmp_path / "p.json"
+    for flags in (["--budget", "100"], ["--time-limit", "5"]):
+        code = main(["-q", "fit", "--descriptor", "pair", *flags, "--train", str(small_cu / "train.xyz"), "-o", str(out)])
+        err = capsys.readouterr().err.strip().splitlines()
+        assert code == 2 and len(err) == 1 and "go with --descriptor auto" in err[0] and not out.exists()
