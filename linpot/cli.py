@@ -52,7 +52,7 @@ def _overrides(args) -> dict:
     if weights:
         out.setdefault("fit", {})["weights"] = weights
     for key, value in (("seed", args.seed), ("method", args.method), ("max_features", args.max_features),
-                       ("kfold", args.kfold)):
+                       ("kfold", args.kfold), ("stress", args.stress_part)):
         if value is not None:
             out.setdefault("fit", {})[key] = value
     return out
@@ -520,6 +520,9 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--energy-weight", type=float, help="weight of energy residuals, 1/(eV/atom)")
     fit.add_argument("--force-weight", type=float, help="weight of force residuals, 1/(eV/Å)")
     fit.add_argument("--stress-weight", type=float, help="weight of stress residuals, 1/GPa")
+    fit.add_argument("--stress-part", choices=("full", "deviatoric"),
+                     help="fit all stress components, or only the traceless part (stress labels with an isotropic "
+                          "error the energies lack, e.g. a Pulay stress)")
     fit.add_argument("--seed", type=int, help="seed of the validation split")
     fit.add_argument("--method", choices=["ridge", "lasso", "elastic-net", "omp", "lars", "bayes"],
                      help="regression: dense ridge, compressed sensing (lasso, elastic-net, omp, lars) or Bayesian")

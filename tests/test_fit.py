@@ -142,3 +142,68 @@ def test_grid_edge_warning_only_at_the_ends_of_a_real_grid():
     # a grid that already reaches round-off at the small end needs no extension there
     assert _grid_edge_warnings(1e-16, [1e-16, 1e-12, 1e-8]) == []
     assert "largest" in _grid_edge_warnings(1e-8, [1e-16, 1e-12, 1e-8])[0]
+
+
+def test_deviatoric_projection_removes_only_the_isotropic_part():
+    from linpot.fit.normal_equations import deviatoric_projection
+
+    P = deviatoric_projection()
+    np.testing.assert_allclose(P @ P, P, atol=1e-15)
+    np.testing.assert_allclose(P, P.T)
+    np.testing.assert_allclose(P @ np.array([1.0, 1.0, 1.0, 0.0, 0.0, 0.0]), 0.0, atol=1e-15)
+    s = np.array([3.0, -1.0, 4.0, 0.5, -2.0, 7.0])
+    d = P @ s
+    assert abs(d[:3].sum()) < 1e-14
+    np.testing.assert_allclose(d[3:], s[3:])
+    np.testing.assert_allclose(d[:3] - d[0], s[:3] - s[0])
+
+
+def _pressure_shifted(frames, pressure_ev_a3):
+    """The same frames with an isotropic error added to every stress label (a Pulay-like offset)."""
+    from ase.calculators.singlepoint import SinglePointCalculator
+
+    out = []
+    for atoms in frames:
+        shifted = atoms.copy()
+        stress = atoms.get_stress() + pressure_ev_a3 * np.array([1.0, 1.0, 1.0, 0.0, 0.0, 0.0])
+        shifted.calc = SinglePointCalculator(shifted, energy=atoms.get_potential_energy(), forces=atoms.get_forces(),
+                                             stress=stress)
+        shifted.info.update(atoms.info)
+        out.append(shifted)
+    return out
+
+
+@pytest.mark.parametrize("stress_part", ["full", "deviatoric"])
+def test_deviatoric_stress_fit_ignores_an_isotropic_stress_error(stress_part):
+    """With stress = "deviatoric" an isotropic offset on every stress label leaves the fit unchanged
+    (labels from a known model are recovered); with "full" the same offset pulls the fit away."""
+    truth, c_true = make_model(n_basis=3, degree=2, cutoff=5.0, seed=4)
+    frames = [distorted_fcc(seed=s, repeat=(1, 1, 2)) for s in range(8)] + [triclinic_cell(seed=s) for s in range(6)]
+    exact = labelled(truth, c_true, frames)
+    ds = Dataset.from_atoms(_pressure_shifted(exact, 0.02))   # 3.2 GPa
+    config = merge(load_config(), {
+        "descriptor": {"cutoff": 5.0, "radial": {"kind": "chebyshev", "n_basis": 3}},
+        "model": {"degree": 2},
+        "fit": {"alphas": [1e-14], "validation_fraction": 0.2, "stress": stress_part,
+                "weights": {"energy": 100.0, "forces": 1.0, "stress": 10.0}},
+    })
+    pot, report = fit_potential(ds, config)
+    errors = []
+    for atoms in exact:
+        p = pot.predict_atoms(atoms)
+        errors.append(abs(p["energy"] - atoms.get_potential_energy()) / len(atoms))
+    if stress_part == "deviatoric":
+        assert max(errors) < 1e-7
+        assert pot.provenance["fit"]["stress"] == "deviatoric"
+    else:
+        assert max(errors) > 1e-5
+        assert "stress" not in pot.provenance["fit"]
+
+
+def test_unknown_stress_part_is_a_one_line_error(tmp_path):
+    from linpot.errors import LinpotInputError
+
+    recipe = tmp_path / "r.toml"
+    recipe.write_text('[fit]\nstress = "trace"\n')
+    with pytest.raises(LinpotInputError, match="stress must be"):
+        load_config(recipe)

@@ -57,7 +57,7 @@ def chunk_bounds(n_atoms: np.ndarray, chunk_atoms: int) -> list[tuple[int, int]]
     return bounds
 
 
-def accumulate_chunk(model, ds, groups: np.ndarray) -> dict:
+def accumulate_chunk(model, ds, groups: np.ndarray, stress_part: str = "full") -> dict:
     """Normal equations of the structures of ``ds``, one set per group present: ``{group: NormalEquations}``,
     added structure by structure in order, with single-threaded BLAS (see the module's documentation).
 
@@ -84,6 +84,7 @@ def accumulate_chunk(model, ds, groups: np.ndarray) -> dict:
                 energy=ds.energy[k] if ds.has_energy[k] else None,
                 forces=ds.forces[s] if ds.has_forces[k] else None,
                 stress=ds.stress[k] if ds.has_stress[k] else None,
+                stress_part=stress_part,
             )
     return out
 
@@ -125,11 +126,12 @@ def _progress(total: int, desc: str):
 
 
 def accumulate_normal_equations(model, ds, groups: np.ndarray, n_groups: int, client=None,
-                                chunk_atoms: int | None = None) -> list[NormalEquations]:
+                                chunk_atoms: int | None = None, stress_part: str = "full") -> list[NormalEquations]:
     """Unweighted normal equations of every group ``0..n_groups-1`` (``groups[k]``: group of structure k).
 
     ``client``: a ``dask.distributed.Client``; chunks then run on its workers, and the result is
-    the same bits as without it. ``chunk_atoms``: atoms per chunk (default :data:`CHUNK_ATOMS`)."""
+    the same bits as without it. ``chunk_atoms``: atoms per chunk (default :data:`CHUNK_ATOMS`).
+    ``stress_part``: ``"full"`` or ``"deviatoric"`` (:meth:`NormalEquations.add_structure`)."""
     groups = np.asarray(groups)
     bounds = chunk_bounds(ds.n_atoms, CHUNK_ATOMS if chunk_atoms is None else chunk_atoms)
     total = [NormalEquations(model.n_coefficients) for _ in range(n_groups)]
@@ -141,20 +143,20 @@ def accumulate_normal_equations(model, ds, groups: np.ndarray, n_groups: int, cl
             bar.update(int(ds.offsets[hi] - ds.offsets[lo]))
 
     if client is None:
-        results = ((i, accumulate_chunk(model, ds.subset(range(lo, hi)), groups[lo:hi])) for i, (lo, hi) in enumerate(bounds))
+        results = ((i, accumulate_chunk(model, ds.subset(range(lo, hi)), groups[lo:hi], stress_part)) for i, (lo, hi) in enumerate(bounds))
     else:
-        results = _distributed_chunks(client, model.spec(), ds, groups, bounds)
+        results = _distributed_chunks(client, model.spec(), ds, groups, bounds, stress_part)
     combine_in_chunk_order(total, results, advance)
     if bar is not None:
         bar.close()
     return total
 
 
-def _distributed_chunks(client, spec: dict, ds, groups: np.ndarray, bounds):
+def _distributed_chunks(client, spec: dict, ds, groups: np.ndarray, bounds, stress_part: str = "full"):
     """``(chunk index, chunk sums)`` from the cluster's workers as they finish."""
     from dask.distributed import as_completed
 
-    futures = [client.submit(accumulate_chunk, spec, ds.subset(range(lo, hi)), groups[lo:hi], pure=False)
+    futures = [client.submit(accumulate_chunk, spec, ds.subset(range(lo, hi)), groups[lo:hi], stress_part, pure=False)
                for lo, hi in bounds]
     index = {fut.key: i for i, fut in enumerate(futures)}
     log.info("design matrix: %d chunks on %d dask workers", len(futures), len(client.scheduler_info()["workers"]))

@@ -27,6 +27,7 @@ A recipe looks like (``preset = "NAME"`` takes the descriptor and model of a pre
     l1_ratio = 0.5                               # elastic-net mix
     seed = 0
     weights = { energy = 10000.0, forces = 30.0, stress = 1.0 }  # 1/(eV/atom), 1/(eV/Å), 1/GPa
+    stress = "full"           # or "deviatoric": the traceless part only (labels with a Pulay stress)
     config_type_weights = { Surface = 1.0 }
 """
 
@@ -59,6 +60,7 @@ DEFAULT_CONFIG = {
         "l1_ratio": 0.5,
         "seed": 0,
         "weights": {"energy": 10000.0, "forces": 30.0, "stress": 1.0},
+        "stress": "full",
         "config_type_weights": {},
     },
     "elements": None,
@@ -139,6 +141,9 @@ def load_config(path=None) -> dict:
     unknown = set(user.get("fit", {})) - _FIT_KEYS
     if unknown:
         raise LinpotInputError(f"unknown [fit] option(s): {', '.join(sorted(unknown))}", path)
+    stress_part = user.get("fit", {}).get("stress", "full")
+    if stress_part not in ("full", "deviatoric"):
+        raise LinpotInputError(f"[fit] stress must be \"full\" or \"deviatoric\", got {stress_part!r}", path)
     if "committee" in user:
         check_committee(user["committee"], path)
     base = DEFAULT_CONFIG

@@ -5,7 +5,8 @@ Rows per structure (see :class:`linpot.models.StructureRows`):
 
 * energy: one row, ``X_E / N`` against ``E / N`` (eV/atom);
 * forces: ``3N`` rows against the force components (eV/Å);
-* stress: 6 rows in GPa against the Voigt stress (GPa).
+* stress: 6 rows in GPa against the Voigt stress (GPa); with ``stress_part="deviatoric"`` the
+  rows and labels are first projected on the traceless part (:func:`deviatoric_projection`).
 
 Each structure's rows are multiplied by its config_type weight (squared in the normal
 equations); the per-quantity weights are applied later, when the equations are combined, so
@@ -20,6 +21,21 @@ from ..conventions import GPA
 from .linear_problem import quadratic_loss
 
 QUANTITIES = ("energy", "forces", "stress")
+#: Which part of the stress enters the loss: all six components, or the traceless part only.
+STRESS_PARTS = ("full", "deviatoric")
+
+
+def deviatoric_projection() -> np.ndarray:
+    """The 6x6 projection of a Voigt stress (xx yy zz yz xz xy) on its traceless part,
+    ``s - tr(s)/3 (1, 1, 1, 0, 0, 0)``: symmetric and idempotent, so ``X^T P X = (P X)^T (P X)``.
+
+    Fitting only this part ignores an isotropic error in the stress labels that the energies do
+    not share: the Pulay stress of a plane-wave basis that is incomplete at the cutoff used, which
+    pushes VASP stresses towards compression while the energy-volume curve at that cutoff stays
+    right. The shear and normal-difference components, which carry C44 and C11 - C12, are kept."""
+    P = np.eye(6)
+    P[:3, :3] -= 1.0 / 3.0
+    return P
 
 
 class NormalEquations:
@@ -41,14 +57,20 @@ class NormalEquations:
         self.yy[quantity] += weight * float(y @ y)
         self.n_rows[quantity] += len(y)
 
-    def add_structure(self, rows, n_atoms: int, energy=None, forces=None, stress=None, weight: float = 1.0) -> None:
-        """Add one structure's rows; ``None`` labels are skipped (stress in eV/Å^3, Voigt)."""
+    def add_structure(self, rows, n_atoms: int, energy=None, forces=None, stress=None, weight: float = 1.0,
+                      stress_part: str = "full") -> None:
+        """Add one structure's rows; ``None`` labels are skipped (stress in eV/Å^3, Voigt; ``stress_part``
+        one of :data:`STRESS_PARTS`)."""
         if energy is not None:
             self.add_rows("energy", rows.energy[None, :] / n_atoms, np.array([energy / n_atoms]), weight)
         if forces is not None:
             self.add_rows("forces", rows.forces, np.asarray(forces).ravel(), weight)
         if stress is not None and rows.stress is not None:
-            self.add_rows("stress", rows.stress / GPA, np.asarray(stress) / GPA, weight)
+            X, y = rows.stress / GPA, np.asarray(stress) / GPA
+            if stress_part == "deviatoric":
+                P = deviatoric_projection()
+                X, y = P @ X, P @ y
+            self.add_rows("stress", X, y, weight)
         self.n_structures += 1
 
     def __iadd__(self, other: NormalEquations) -> NormalEquations:

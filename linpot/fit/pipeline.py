@@ -136,7 +136,9 @@ def fit_potential(train, config: dict, client=None, fold_coefficients: list | No
                  model.kind, model.n_coefficients, int((part == 0).sum()), int((part == 1).sum()))
 
     t0 = time.perf_counter()
-    raw = accumulate_normal_equations(model, train, part * len(types) + type_index, n_parts * len(types), client=client)
+    stress_part = fit_cfg.get("stress", "full")
+    raw = accumulate_normal_equations(model, train, part * len(types) + type_index, n_parts * len(types), client=client,
+                                      stress_part=stress_part)
     times["design_matrix_s"] = time.perf_counter() - t0
     memory["design_matrix_peak_mb"] = peak_memory_mb()
 
@@ -180,6 +182,8 @@ def fit_potential(train, config: dict, client=None, fold_coefficients: list | No
                               for name, e in sorted(validation_by_type.items())}
 
     fit_record = {"method": method, **chosen, "weights": weights, "config_type_weights": type_weights, "seed": seed}
+    if stress_part != "full":
+        fit_record["stress"] = stress_part
     if kfold >= 2:
         fit_record["kfold"] = kfold
     else:
