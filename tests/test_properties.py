@@ -263,3 +263,35 @@ def test_properties_report_on_fitted_potential(tmp_path, emt_dataset):
     assert np.max(np.abs(ph["gamma_frequencies_THz"])) < 0.05 and not ph["imaginary_modes"]
     assert results["md"]["alpha_per_K"] is not None and len(results["dataset_slabs"]) == 2
     assert set(results["timings_s"]) >= {"equilibrium", "eos", "elastic", "phonons", "vacancy", "surfaces", "md", "total"}
+
+
+def test_reference_constants_by_strain_window(calc, emt_dataset):
+    """The constants are refitted per strain window and the range spans them. The EMT data hold
+    cells within 1 % (the first three windows see the same cells: the same constants) and unpaired
+    +5 % cells, which EMT's nonlinearity moves by far more than the ±2 % fit's standard error: the
+    range shows what the standard error cannot."""
+    ref = dft_reference(emt_dataset, symprec=1e-3)["elastic"]
+    by_window = ref["constants_by_window_GPa"]
+    assert set(by_window) == {"0.011", "0.021", "0.041", "0.061"}
+    for name, (lo, hi) in ref["window_range_GPa"].items():
+        values = [c[name] for c in by_window.values()]
+        assert (lo, hi) == (min(values), max(values))
+        assert lo <= ref["constants_GPa"][name] <= hi
+    assert by_window["0.011"] == pytest.approx(by_window["0.041"], rel=1e-12)
+    lo, hi = ref["window_range_GPa"]["C12"]
+    assert hi - lo > 10 * ref["standard_errors_GPa"]["C12"]
+
+
+def test_potential_constants_at_the_reference_volume(calc, fcc, emt_dataset):
+    """EMT as the potential, EMT data as the reference: at the dataset's ground-state volume the
+    potential's constants are the reference's (the DFT slopes are taken around that cell)."""
+    results, _ = P.properties_report(calc, fcc.copy(), reference_dataset=emt_dataset,
+                                     skip=("eos", "phonons", "vacancy", "surfaces", "md"))
+    at_ref = results["elastic_at_dft_volume"]
+    gs = emt_dataset[0]
+    assert at_ref["volume_per_atom_A3"] == pytest.approx(gs.get_volume() / len(gs), rel=1e-12)
+    ref = results["reference"]["elastic"]["constants_GPa"]
+    for name in ("C11", "C12", "C44"):
+        assert at_ref[f"{name}_GPa"] == pytest.approx(ref[name], rel=1e-2), name
+    rows = {r["property"]: r for r in results["comparison"]}
+    assert rows["C11 (DFT volume)"]["dft"] == ref["C11"]

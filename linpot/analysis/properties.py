@@ -604,6 +604,9 @@ def properties_report(potential, structure="fcc", reference_dataset=None, output
     if structures is not None:
         reference = timed("reference", lambda: dft_reference(structures))
         results["reference"] = reference
+        if "elastic" not in skip and (reference.get("elastic") or {}).get("constants_GPa"):
+            results["elastic_at_dft_volume"] = timed("elastic_at_dft_volume", lambda: _elastic_at_reference_volume(
+                calc, relaxed, structures[reference["ground_state"]["index"]], elastic_strain, symprec))
     if "surfaces" not in skip:
         wanted = None if facets is None else [tuple(f) for f in facets]
         if wanted is None and reference is not None:
@@ -658,6 +661,22 @@ def _structure(structure, calc, symbol):
     raise LinpotInputError(f"unknown structure {structure!r}: {', '.join(STRUCTURES)}, a structure file or ase.Atoms")
 
 
+def _elastic_at_reference_volume(calc, relaxed, ground_state, strain, symprec) -> dict:
+    """Elastic constants of the potential's relaxed crystal scaled isotropically to the volume per
+    atom of the dataset's ground-state cell: the DFT constants are stress-strain slopes around that
+    cell, and when it is not at the potential's (or DFT's) zero-pressure volume, constants at two
+    volumes differ by roughly dC/dP x the pressure between them (dC/dP is 4-6 for metals)."""
+    v_ref = ground_state.get_volume() / len(ground_state)
+    scale = (v_ref / (relaxed.get_volume() / len(relaxed))) ** (1 / 3)
+    atoms = relaxed.copy()
+    atoms.set_cell(relaxed.cell.array * scale, scale_atoms=True)
+    out = elastic_constants(calc, atoms, strain=strain, symprec=symprec)
+    atoms.calc = calc
+    out.update(volume_per_atom_A3=v_ref, lattice_scale=scale,
+               pressure_GPa=float(-np.mean(atoms.get_stress(voigt=True)[:3]) / GPA))
+    return out
+
+
 def _dataset_slabs(calc, relaxed, reference, structures):
     """The potential's surface energies on the dataset's slabs, scaled to its own lattice
     (isotropically, by the cube root of the ratio of volumes per atom), as given and relaxed."""
@@ -699,10 +718,21 @@ def _comparison(results, reference) -> list:
         add("B (EOS)", "GPa", results["eos"]["B_GPa"], ref_b, "DFT: Voigt-Reuss-Hill of the fitted constants" if reference else "")
         add("B (-V dP/dV)", "GPa", results["eos"]["B_pressure_GPa"], ref_b, "local, at the relaxed volume")
     if "elastic" in results:
-        ref_c = ((reference or {}).get("elastic") or {}).get("constants_GPa") or {}
+        ref_el = (reference or {}).get("elastic") or {}
+        ref_c = ref_el.get("constants_GPa") or {}
+        spread = ref_el.get("window_range_GPa") or {}
+
+        def window_note(name):
+            lo_hi = spread.get(name)
+            return f"; DFT {lo_hi[0]:.4g}-{lo_hi[1]:.4g} over strain windows ±1-6 %" if lo_hi else ""
+
+        at_dft = results.get("elastic_at_dft_volume") or {}
         for key, value in results["elastic"].items():
             if key.startswith("C") and key.endswith("_GPa") and key[1:3].isdigit() and len(key) == 7:
-                add(key[:3], "GPa", value, ref_c.get(key[:3]), f"{results['elastic']['ions']}-ion")
+                add(key[:3], "GPa", value, ref_c.get(key[:3]), f"{results['elastic']['ions']}-ion" + window_note(key[:3]))
+                if key in at_dft:
+                    add(f"{key[:3]} (DFT volume)", "GPa", at_dft[key], ref_c.get(key[:3]),
+                        f"at the dataset's ground-state volume ({at_dft['pressure_GPa']:+.2f} GPa in the potential)")
     if "vacancy" in results:
         ref_v = (reference or {}).get("vacancy") or {}
         add("E_vac (relaxed)", "eV", results["vacancy"]["E_vac_relaxed_eV"], ref_v.get("E_vac_eV"), ref_v.get("note", ""))
@@ -810,6 +840,10 @@ def _markdown(results, figures) -> str:
         if el.get("constants_GPa"):
             lines.append("* DFT constants (GPa, ± standard error): " + ", ".join(
                 f"{k} = {_fmt(v)} ± {_fmt(el['standard_errors_GPa'].get(k), 2)}" for k, v in el["constants_GPa"].items()))
+        if el.get("constants_by_window_GPa"):
+            lines.append("* DFT constants by strain window (GPa): " + "; ".join(
+                f"±{float(w) * 100:.0f} %: " + ", ".join(f"{k} {_fmt(v)}" for k, v in c.items() if v is not None)
+                for w, c in el["constants_by_window_GPa"].items()))
         lines.append(f"* published: {ref.get('published_note')}")
     if figures:
         lines += ["", "## Figures", ""] + [f"![{name}]({os.path.basename(path)})" for name, path in figures.items()]

@@ -152,6 +152,8 @@ def dft_reference(dataset, *, max_strain: float = 0.021, symprec: float = 0.05, 
                            "stress_GPa": None if stress_gs is None else (stress_gs / GPA).tolist(), "note": gs_note}
 
     elastic = _elastic_reference(structures, roles, gs_index, sym, max_strain)
+    if elastic.get("constants_GPa"):
+        elastic.update(_window_spread(structures, roles, gs_index, sym))
     out["elastic"] = elastic
     out["lattice"] = _lattice_reference(structures, roles, gs_index, sym, elastic, symprec)
     out["bulk_modulus"] = _bulk_reference(elastic, out["lattice"])
@@ -242,6 +244,29 @@ def _elastic_reference(structures, roles, gs_index, sym, max_strain):
                    + (f" {', '.join(missing)}: not determined by these strains (e.g. C12 needs mixed normal strains "
                       "when only energies are known)." if missing else ""))
     return out
+
+
+#: Strain windows (largest |Voigt component|) over which the reference constants are refitted to
+#: show how far the chosen window's values can be trusted.
+SPREAD_WINDOWS = (0.011, 0.021, 0.041, 0.061)
+
+
+def _window_spread(structures, roles, gs_index, sym) -> dict:
+    """The constants refitted on each window of :data:`SPREAD_WINDOWS`, and their range.
+
+    Standard errors assume a linear stress-strain relation with independent noise; when a
+    dataset's small-strain stresses are noisy (a few tenths of a GPa over 1 % strain is tens of GPa
+    in C) or one cell is off, the constants move with the window by more than those errors, and
+    this range, not the standard error, is the uncertainty of the reference."""
+    by_window = {}
+    for window in SPREAD_WINDOWS:
+        entry = _elastic_reference(structures, roles, gs_index, sym, window)
+        if entry.get("constants_GPa") and entry.get("method", "").startswith("stress"):
+            by_window[f"{window:g}"] = entry["constants_GPa"]
+    names = sorted({k for values in by_window.values() for k, v in values.items() if v is not None})
+    spread = {k: [min(v[k] for v in by_window.values() if v.get(k) is not None),
+                  max(v[k] for v in by_window.values() if v.get(k) is not None)] for k in names}
+    return {"constants_by_window_GPa": by_window, "window_range_GPa": spread}
 
 
 def _fit_energy(strains, energies, volume, rotations):
