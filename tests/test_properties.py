@@ -295,3 +295,25 @@ def test_potential_constants_at_the_reference_volume(calc, fcc, emt_dataset):
         assert at_ref[f"{name}_GPa"] == pytest.approx(ref[name], rel=1e-2), name
     rows = {r["property"]: r for r in results["comparison"]}
     assert rows["C11 (DFT volume)"]["dft"] == ref["C11"]
+
+
+def test_comparison_flags_constants_where_dft_energies_and_stresses_disagree(calc, fcc, emt_dataset):
+    """The elastic energies determine C11 and C44 independently of the stresses: with the shear
+    stresses of the data zeroed (a dataset whose shear stresses are broken), C44's row says that
+    the routes disagree; on the consistent EMT data it does not."""
+    broken = []
+    for atoms in emt_dataset:
+        copy = atoms.copy()
+        kwargs = {"energy": atoms.get_potential_energy(), "forces": atoms.get_forces()}
+        if all(atoms.pbc):
+            kwargs["stress"] = atoms.get_stress() * np.array([1.0, 1.0, 1.0, 0.0, 0.0, 0.0])
+        copy.calc = SinglePointCalculator(copy, **kwargs)
+        copy.info.update(atoms.info)
+        broken.append(copy)
+    skip = ("eos", "phonons", "vacancy", "surfaces", "md")
+    for data, flagged in ((emt_dataset, False), (broken, True)):
+        results, _ = P.properties_report(calc, fcc.copy(), reference_dataset=data, skip=skip)
+        rows = {r["property"]: r for r in results["comparison"]}
+        assert "DFT energies:" in rows["C44"]["note"]
+        assert ("disagree" in rows["C44"]["note"]) is flagged
+        assert "disagree" not in rows["C11"]["note"]
