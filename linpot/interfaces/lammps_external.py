@@ -95,9 +95,12 @@ def attach_potential(lmp, calculator, type_elements: list[str], fix_id: str = "e
     lmp.set_fix_external_callback(fix_id, callback, None)
 
 
-def run_lammps_script(script_path: str, calculator, type_elements: list[str], cmdargs=("-log", "none")):
+def run_lammps_script(script_path: str, calculator, type_elements: list[str], cmdargs=("-log", "none"),
+                      pair_commands: list[str] | None = None):
     """Run a LAMMPS input script whose ``fix ID GROUP external pf/callback N M`` commands get their
-    forces from ``calculator``: each such fix is attached as soon as the script defines it.
+    forces from ``calculator``: each such fix is attached as soon as the script defines it. With
+    ``pair_commands`` (``pair_style linpot``, :mod:`linpot.interfaces.lammps_pair_style`), each
+    such fix is replaced by those commands instead, and the script's ``fix_modify`` of it skipped.
     Returns the LAMMPS instance (closed by the caller)."""
     import re
 
@@ -109,6 +112,7 @@ def run_lammps_script(script_path: str, calculator, type_elements: list[str], cm
     lmp = start_lammps(cmdargs)
     pattern = re.compile(r"^\s*fix\s+(\S+)\s+\S+\s+external\s+pf/callback\b")
     attached = 0
+    replaced: set = set()
     buffer = ""
     for number, line in enumerate(lines, start=1):
         buffer += line.rstrip()
@@ -116,6 +120,19 @@ def run_lammps_script(script_path: str, calculator, type_elements: list[str], cm
             buffer = buffer[:-1] + " "
             continue
         command, buffer = buffer, ""
+        match = pattern.match(command)
+        words = command.split()
+        if pair_commands is not None and (match or (len(words) > 1 and words[0] == "fix_modify" and words[1] in replaced)):
+            if match:
+                replaced.add(match.group(1))
+                try:
+                    lmp.commands_list(pair_commands)
+                except Exception as exc:
+                    lmp.close()
+                    raise LinpotInputError(f"line {number}: LAMMPS refused '{'; '.join(pair_commands)}' ({exc})",
+                                           script_path) from None
+                attached += 1
+            continue
         try:
             lmp.command(command)
         except Exception as exc:

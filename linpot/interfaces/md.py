@@ -3,6 +3,10 @@
 Ensembles: ``nve`` (velocity Verlet), ``nvt`` (Langevin), ``npt`` (ASE's Langevin BAOAB with
 variable cell: Langevin thermostat and barostat at ``pressure``, hydrostatic or full cell).
 Any ASE calculator works (``linpot.Calculator`` or an exported module's ``Calculator``).
+
+:class:`GradeWatch` follows the extrapolation grade during a run (as MTP's active learning does
+in LAMMPS): it keeps the frames whose grade exceeds ``record_above`` and stops the run at the
+first above ``stop_above``.
 """
 
 from __future__ import annotations
@@ -54,10 +58,46 @@ def make_dynamics(atoms, ensemble: str, timestep_fs: float, temperature_K: float
     raise LinpotInputError(f"unknown ensemble {ensemble!r} (known: {', '.join(ENSEMBLES)})")
 
 
+class GradeWatch:
+    """Every ``interval`` steps, the structure's extrapolation grade (``atoms.calc``'s ``grade``
+    property, :class:`linpot.Calculator`): frames above ``record_above`` are kept (copies, with
+    ``grade`` and ``md_step`` in ``info``) in ``frames_``, and a grade above ``stop_above`` ends
+    the run. ``grades_``: (step, grade) of every check; ``stopped_``: the step it stopped at, or None."""
+
+    def __init__(self, record_above: float | None = None, stop_above: float | None = None, interval: int = 1):
+        if record_above is not None and stop_above is not None and stop_above < record_above:
+            raise LinpotInputError(f"the grade to stop at ({stop_above}) is below the grade to record at ({record_above})")
+        if interval < 1:
+            raise LinpotInputError(f"the grade interval must be at least 1, got {interval}")
+        self.record_above = record_above
+        self.stop_above = stop_above
+        self.interval = int(interval)
+        self.frames_, self.grades_, self.stopped_ = [], [], None
+
+    def check(self, atoms, step: int) -> bool:
+        """Record the frame if its grade is high; True if the run should stop."""
+        grade = float(atoms.calc.get_property("grade", atoms))
+        self.grades_.append((step, grade))
+        if self.record_above is not None and grade > self.record_above:
+            frame = atoms.copy()
+            frame.info.update({"grade": grade, "md_step": step})
+            self.frames_.append(frame)
+        if self.stop_above is not None and grade > self.stop_above:
+            self.stopped_ = step
+            log.warning("step %d: extrapolation grade %.3g above %.3g, MD stopped", step, grade, self.stop_above)
+            return True
+        return False
+
+
+class _Stop(Exception):
+    pass
+
+
 def run_md(atoms, ensemble: str, steps: int, timestep_fs: float = 1.0, temperature_K: float = 300.0,
-           pressure_GPa: float = 0.0, interval: int = 10, seed: int = 0, on_frame=None) -> dict:
+           pressure_GPa: float = 0.0, interval: int = 10, seed: int = 0, on_frame=None, watch: GradeWatch | None = None) -> dict:
     """Run ``steps`` steps; every ``interval`` steps record time (ps), potential, kinetic and
-    total energy per atom (eV), temperature (K), volume (Å^3) and call ``on_frame(atoms)``.
+    total energy per atom (eV), temperature (K), volume (Å^3) and call ``on_frame(atoms)``;
+    ``watch`` (:class:`GradeWatch`) may end the run early (``steps_run`` says where).
 
     Returns the records and, for ``nve``, the drift of the total energy per atom (eV/atom/ps,
     slope of a straight-line fit) and its peak-to-peak fluctuation."""
@@ -86,10 +126,21 @@ def run_md(atoms, ensemble: str, steps: int, timestep_fs: float = 1.0, temperatu
             on_frame(atoms)
 
     dyn.attach(record, interval=interval)
+    if watch is not None:
+        def check():
+            if watch.check(atoms, dyn.nsteps):
+                raise _Stop
+
+        dyn.attach(check, interval=watch.interval)
     t0 = time.perf_counter()
-    dyn.run(steps)
+    try:
+        dyn.run(steps)
+    except _Stop:
+        pass
     seconds = time.perf_counter() - t0
-    out = {"records": records, "seconds": seconds, "us_per_atom_step": seconds / steps / n * 1e6, "ensemble": ensemble}
+    steps_run = max(int(dyn.nsteps), 1)
+    out = {"records": records, "seconds": seconds, "us_per_atom_step": seconds / steps_run / n * 1e6,
+           "ensemble": ensemble, "steps_run": int(dyn.nsteps)}
     if ensemble == "nve" and len(records["total"]) >= 2:
         t, e = np.array(records["time_ps"]), np.array(records["total"])
         out["drift_eV_per_atom_ps"] = float(np.polyfit(t, e, 1)[0])

@@ -105,6 +105,24 @@ class CommitteePotential:
         per_atom = float(np.std([p["energy"] / n_atoms for p in preds], ddof=1))
         return {"atomic_energy_std": atomic, "energy_std": self.energy_std_scale * per_atom, "energy_std_raw": per_atom}
 
+    @property
+    def active_set(self):
+        """The members' active sets (a list, None where a member has none), or None if no member has one."""
+        sets = [m.active_set for m in self.members]
+        return None if all(s is None for s in sets) else sets
+
+    def predict_grade(self, positions, numbers, cell, pbc) -> dict:
+        """The largest of the members' maxvol grades (per atom and per structure) and the members'
+        spread (:meth:`predict_uncertainty`)."""
+        self.check_elements(numbers)
+        graded = [m.predict_grade(positions, numbers, cell, pbc) for m in self.members if m.active_set is not None]
+        out = {}
+        if graded:
+            atomic = np.max([g["atomic_grades"] for g in graded], axis=0)
+            out = {"atomic_grades": atomic, "grade": float(atomic.max()) if len(atomic) else 0.0}
+        out.update(self.predict_uncertainty(positions, numbers, cell, pbc))
+        return out
+
     def check_elements(self, numbers) -> None:
         species_indices(numbers, self.elements)
 

@@ -10,6 +10,14 @@ A single potential (:mod:`linpot.potential.single`)::
      "uncertainty": {...},       # Bayesian fits only, see below
      "checksum": "sha256:<hex>"}
 
+``evaluator_tables`` (every potential the compiled evaluator runs): the tables of
+:func:`linpot.evaluator.compile_tables`, so that programs other than linpot (the LAMMPS
+``pair_style linpot``, :mod:`linpot.interfaces.lammps_plugin`) run exactly what linpot runs without
+re-deriving them: ``{"format": "linpot-evaluator-tables", "version": 1, "family", "elements",
+"scalars": {name: number}, "arrays": {name: {"dtype": "int32" | "int64" | "float64", "shape": [...],
+"data": base64 of the little-endian values in C order}}}``, int32 or int64 for integer tables (:func:`tables_block`). Written on every
+save; linpot itself compiles the tables from the model and ignores the block when reading.
+
 ``uncertainty`` (``linpot fit --method bayes``): ``noise_variance`` per quantity ((eV/atom)^2,
 (eV/Å)^2, GPa^2) and ``covariance``, the posterior covariance of the coefficients (original
 units, in the order of the flattened ``coefficients``), stored as its upper triangle (row by
@@ -24,15 +32,58 @@ round-trips exactly. Each file kind registers its ``format`` name here
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import os
+
+import numpy as np
 
 from ..errors import PotentialFileError
 from ..io import atomic_write_text
 
 UNITS = {"energy": "eV", "length": "Angstrom", "forces": "eV/Angstrom",
          "stress": "eV/Angstrom^3, Voigt xx yy zz yz xz xy, positive tensile"}
+
+TABLES_FORMAT = "linpot-evaluator-tables"
+#: Version of the ``evaluator_tables`` block: raised whenever the meaning of a table changes.
+TABLES_VERSION = 1
+_TABLE_DTYPES = {"int32": "<i4", "int64": "<i8", "float64": "<f8"}
+
+
+def tables_block(tables: dict) -> dict:
+    """The ``evaluator_tables`` block of a potential file for compiled tables (the dict of
+    :func:`linpot.evaluator.compile_tables`): arrays as base64 little-endian float64, and int32
+    (int64 where a value does not fit) for the integer tables."""
+    scalars, arrays = {}, {}
+    for name, value in tables.items():
+        if name in ("format", "family", "elements"):
+            continue
+        if isinstance(value, np.ndarray):
+            dtype = "float64"
+            if value.dtype.kind in "iub":
+                small = value.size == 0 or (value.min() >= -(2 ** 31) and value.max() < 2 ** 31)
+                dtype = "int32" if small else "int64"
+            data = np.ascontiguousarray(value, dtype=_TABLE_DTYPES[dtype])
+            arrays[name] = {"dtype": dtype, "shape": list(data.shape), "data": base64.b64encode(data.tobytes()).decode("ascii")}
+        else:
+            scalars[name] = value
+    return {"format": TABLES_FORMAT, "version": TABLES_VERSION, "family": tables["family"],
+            "elements": list(tables["elements"]), "scalars": scalars, "arrays": arrays}
+
+
+def tables_from_block(block: dict) -> dict:
+    """The compiled tables (as :func:`linpot.evaluator.compile_tables` returns them) stored in an
+    ``evaluator_tables`` block: the inverse of :func:`tables_block`."""
+    if block.get("format") != TABLES_FORMAT or block.get("version") != TABLES_VERSION:
+        raise ValueError(f"evaluator tables of format {block.get('format')!r} version {block.get('version')!r}, "
+                         f"expected {TABLES_FORMAT!r} version {TABLES_VERSION}")
+    out = {"format": TABLES_FORMAT, "family": block["family"], "elements": list(block["elements"]), **block["scalars"]}
+    for name, item in block["arrays"].items():
+        data = np.frombuffer(base64.b64decode(item["data"], validate=True), dtype=_TABLE_DTYPES[item["dtype"]])
+        out[name] = data.reshape(item["shape"]).astype(np.float64 if item["dtype"] == "float64" else np.int64)
+    return out
+
 
 #: format name -> class with ``from_dict(payload, path)``
 FORMATS: dict = {}

@@ -13,7 +13,8 @@ from ..descriptors import species_indices
 from ..errors import LinpotInputError, PotentialFileError
 from ..models import model_from_spec
 from ..version import __version__
-from .envelope import UNITS, check_envelope, load, register_format, sealed, write_payload
+from .active_set import ActiveSet
+from .envelope import UNITS, check_envelope, load, register_format, sealed, tables_block, write_payload
 
 FORMAT = "linpot-potential"
 FORMAT_VERSION = 1
@@ -23,12 +24,15 @@ FORMAT_VERSION = 1
 class Potential:
     """A model plus its fitted coefficients and metadata."""
 
-    def __init__(self, model, coefficients, provenance: dict | None = None, uncertainty: dict | None = None):
+    def __init__(self, model, coefficients, provenance: dict | None = None, uncertainty: dict | None = None,
+                 active_set=None):
         self.model = model
         self.coefficients = np.asarray(coefficients, dtype=float).reshape(len(model.elements), 1 + model.n_terms)
         self.provenance = dict(provenance or {})
         # {"covariance": (n, n) array, "noise_variance": {quantity: variance or None}} or None
         self.uncertainty = uncertainty
+        # the maxvol active set of the extrapolation grade (linpot.potential.active_set) or None
+        self.active_set = active_set
         self._compiled = None
 
     def predict_uncertainty(self, positions, numbers, cell, pbc) -> dict:
@@ -39,13 +43,33 @@ class Potential:
         fitted label noise."""
         if self.uncertainty is None:
             raise LinpotInputError("this potential has no uncertainty model (fit it with --method bayes)")
-        rows = self.model.atomic_rows(positions, numbers, cell, pbc)
+        return self._uncertainty_of_rows(self.model.atomic_rows(positions, numbers, cell, pbc))
+
+    def _uncertainty_of_rows(self, rows) -> dict:
         cov = self.uncertainty["covariance"]
         atomic_var = np.einsum("ij,jk,ik->i", rows, cov, rows)
         x = rows.mean(axis=0)
         noise = self.uncertainty["noise_variance"].get("energy") or 0.0
         return {"atomic_energy_std": np.sqrt(np.clip(atomic_var, 0.0, None)),
                 "energy_std": float(np.sqrt(max(float(x @ cov @ x), 0.0) + noise))}
+
+    def predict_grade(self, positions, numbers, cell, pbc) -> dict:
+        """Extrapolation indicators from one pass over the atomic rows: the maxvol grade
+        (``atomic_grades`` (n_atoms,), ``grade`` their maximum; :mod:`linpot.potential.active_set`)
+        where the potential has an active set, and the predictive standard deviations of
+        :meth:`predict_uncertainty` where it has a posterior."""
+        if self.active_set is None and self.uncertainty is None:
+            raise LinpotInputError("this potential has no active set (add one with `linpot grade-setup POT TRAIN...` or "
+                                   "fit with --active-set) and no uncertainty model")
+        self.check_elements(numbers)
+        rows = self.model.atomic_rows(positions, numbers, cell, pbc)
+        out = {}
+        if self.active_set is not None:
+            grades = self.active_set.atomic_grades(self.model, rows, numbers)
+            out = {"atomic_grades": grades, "grade": float(grades.max()) if len(grades) else 0.0}
+        if self.uncertainty is not None:
+            out.update(self._uncertainty_of_rows(rows))
+        return out
 
     def _uncertainty_payload(self):
         cov = np.asarray(self.uncertainty["covariance"], dtype="<f8")
@@ -124,7 +148,21 @@ class Potential:
         }
         if self.uncertainty is not None:
             payload["uncertainty"] = self._uncertainty_payload()
+        if self.active_set is not None:
+            payload["active_set"] = self.active_set.to_payload()
+        tables = self.evaluator_tables()
+        if tables is not None:
+            payload["evaluator_tables"] = tables_block(tables)
         return sealed(payload)
+
+    def evaluator_tables(self) -> dict | None:
+        """The compiled evaluator's tables (:func:`linpot.evaluator.compile_tables`), or None for a
+        family it does not run; saved with the potential (the LAMMPS ``pair_style linpot`` reads them)."""
+        from ..evaluator import compile_tables, supports
+
+        if not supports(self):
+            return None
+        return self._compiled.tables if self._compiled else compile_tables(self)
 
     def save(self, path) -> None:
         write_payload(path, self.to_dict())
@@ -135,7 +173,10 @@ class Potential:
         try:
             model = model_from_spec(payload["model"])
             uncertainty = cls._uncertainty_from_payload(payload["uncertainty"]) if "uncertainty" in payload else None
-            pot = cls(model, payload["coefficients"], payload.get("provenance"), uncertainty)
+            active_set = ActiveSet.from_payload(payload["active_set"]) if "active_set" in payload else None
+            pot = cls(model, payload["coefficients"], payload.get("provenance"), uncertainty, active_set)
+            if active_set is not None:
+                active_set.check_model(model)
             if uncertainty is not None and uncertainty["covariance"].shape != (pot.n_features, pot.n_features):
                 raise ValueError("covariance does not match the number of coefficients")
         except LinpotInputError as exc:

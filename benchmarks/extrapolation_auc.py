@@ -1,0 +1,118 @@
+"""Does the extrapolation grade flag what the training data did not cover? mlearn Mo, trained on its
+AIMD-NVT structures only (hot bulk at one volume): how well the per-structure scores of the test
+split separate its surfaces and vacancies (positives) from its bulk (negatives), as ROC AUC.
+
+Scores: the maxvol grade (the largest per-atom grade, :mod:`linpot.potential.active_set`) of
+each preset's linear model fitted by ridge; the Bayesian predictive standard deviation of the
+energy per atom (the same model fitted with ``--method bayes``); the spread of a committee of
+presets fitted by ridge. Two definitions of "bulk" are reported: the test AIMD-NVT structures
+(the training distribution) and those plus the test Elastic structures (cold bulk strained to
+volumes of 14.6-17.5 Å^3/atom, outside the training volume of 15.63). A third column scores
+the training split's own non-AIMD structures (Vacancy and Surface against Elastic and Ground
+state), none of which the fit saw.
+
+    python benchmarks/extrapolation_auc.py                         # ~3 min on 2 cores
+    python benchmarks/extrapolation_auc.py --presets invariants-small snap --json out.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from linpot.analysis.selection import extrapolation_scores  # noqa: E402
+from linpot.fit import fit_potential  # noqa: E402
+from linpot.fit.active_set import add_active_set  # noqa: E402
+from linpot.fit.committee import fit_committee  # noqa: E402
+from linpot.fit.config import apply_preset, load_config, merge  # noqa: E402
+from linpot.structures import read_datasets  # noqa: E402
+
+PRESETS = ["invariants-small", "snap", "moment-tensors", "pair", "invariants-medium", "symmetry-functions"]
+COMMITTEE = ["invariants-small", "snap", "moment-tensors", "pair"]
+DEFECTS = ("Surface", "Vacancy")
+
+
+def roc_auc(positive, negative) -> float:
+    """Probability that a random positive scores above a random negative (ties count half)."""
+    p, n = np.asarray(positive, dtype=float)[:, None], np.asarray(negative, dtype=float)[None, :]
+    return float(np.mean((p > n) + 0.5 * (p == n)))
+
+
+def aucs(score: np.ndarray, types: np.ndarray, negatives) -> float:
+    return roc_auc(score[np.isin(types, DEFECTS)], score[np.isin(types, negatives)])
+
+
+def evaluate(name: str, score_test, score_other, test_types, other_types) -> dict:
+    return {"score": name,
+            "auc_vs_aimd": aucs(score_test, test_types, ["AIMD-NVT"]),
+            "auc_vs_bulk": aucs(score_test, test_types, ["AIMD-NVT", "Elastic"]),
+            "auc_train_split_defects": aucs(score_other, other_types, ["Elastic", "Ground state"]),
+            "test": {t: np.round(score_test[test_types == t], 4).tolist() for t in sorted(set(test_types))}}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", default=str(REPO / "data" / "mlearn" / "Mo"))
+    parser.add_argument("--presets", nargs="+", default=PRESETS, help="models whose grade is scored")
+    parser.add_argument("--bayes", default="invariants-small", help="the model fitted with --method bayes")
+    parser.add_argument("--committee", nargs="+", default=COMMITTEE, help="the committee's members (presets)")
+    parser.add_argument("--json", help="also write the results here")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+
+    full = read_datasets([f"{args.data}/train.xyz"])
+    types = np.array(full.config_type)
+    train = full.subset(np.nonzero(types == "AIMD-NVT")[0])
+    other = full.subset(np.nonzero(types != "AIMD-NVT")[0])
+    test = read_datasets([f"{args.data}/test.xyz"])
+    test_types, other_types = np.array(test.config_type), np.array(other.config_type)
+    print(f"training: {len(train)} AIMD-NVT structures ({int(train.offsets[-1])} atoms); test: "
+          + ", ".join(f"{t} {int((test_types == t).sum())}" for t in sorted(set(test_types))), flush=True)
+    base = load_config(None)
+    rows = []
+
+    def run(label, potential):
+        t0 = time.perf_counter()
+        s_test, s_other = extrapolation_scores(potential, test), extrapolation_scores(potential, other)
+        out = []
+        for key, name in (("grade", f"grade, {label}"), ("energy_std", f"std, {label}")):
+            if np.all(np.isfinite(s_test[key])):
+                out.append({**evaluate(name, s_test[key], s_other[key], test_types, other_types),
+                            "n_features": potential.n_features})
+        for r in out:
+            print(f"{r['score']:<48} {r['auc_vs_aimd']:8.3f} {r['auc_vs_bulk']:8.3f} {r['auc_train_split_defects']:10.3f}"
+                  f"   ({time.perf_counter() - t0:.0f} s scoring)", flush=True)
+        rows.extend(out)
+
+    print(f"{'score, model':<48} {'vs AIMD':>8} {'vs bulk':>8} {'train split':>10}", flush=True)
+    for preset in args.presets:
+        t0 = time.perf_counter()
+        pot, _ = fit_potential(train, apply_preset(base, preset))
+        add_active_set(pot, train)
+        print(f"# {preset}: fitted with its active set in {time.perf_counter() - t0:.0f} s", flush=True)
+        run(f"{preset} (ridge)", pot)
+    if args.bayes:
+        pot, _ = fit_potential(train, merge(apply_preset(base, args.bayes), {"fit": {"method": "bayes"}}))
+        pot.active_set = None
+        run(f"{args.bayes} (bayes)", pot)
+    if args.committee:
+        t0 = time.perf_counter()
+        committee, _ = fit_committee(train, {**base, "committee": [{"preset": p} for p in args.committee]})
+        print(f"# committee of {len(args.committee)} fitted in {time.perf_counter() - t0:.0f} s", flush=True)
+        run(f"committee spread ({'+'.join(args.committee)})", committee)
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
