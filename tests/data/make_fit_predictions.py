@@ -5,7 +5,8 @@ The file pins the shipped potentials' predictions so that code reorganisations a
 rewrites are checked against them (``tests/test_shipped_potentials.py``, 1e-10 relative).
 Regenerate only when a change is meant to alter predictions, and say so in the commit:
 
-    python tests/data/make_fit_predictions.py
+    python tests/data/make_fit_predictions.py                     # every potential
+    python tests/data/make_fit_predictions.py fits/NEW.json ...   # add or replace these, keep the rest
 """
 
 from __future__ import annotations
@@ -20,11 +21,15 @@ OUT = Path(__file__).with_name("fit_predictions.npz")
 
 
 def probe_structures(element: str):
-    """The first AIMD snapshot and the smallest surface slab of the element's test split."""
-    frames = ase.io.read(ROOT / "data" / "mlearn" / element / "test.xyz", ":")
-    aimd = next(a for a in frames if a.info["config_type"] == "AIMD-NVT")
-    slabs = [a for a in frames if a.info["config_type"] == "Surface"]
-    return [aimd, min(slabs, key=len)]
+    """The first AIMD snapshot and the smallest surface slab of the element's test split (mlearn's,
+    else the first shipped source with the element); without those, the first and the smallest
+    structure."""
+    sources = [ROOT / "data" / "mlearn" / element] + sorted(ROOT.glob(f"data/*/{element}"))
+    folder = next(f for f in sources if (f / "test.xyz").is_file())
+    frames = ase.io.read(folder / "test.xyz", ":")
+    aimd = next((a for a in frames if "AIMD" in a.info.get("config_type", "")), frames[0])
+    slabs = [a for a in frames if "Surface" in a.info.get("config_type", "")]
+    return [aimd, min(slabs or frames, key=len)]
 
 
 def predictions(path: Path) -> dict:
@@ -40,9 +45,13 @@ def predictions(path: Path) -> dict:
     return out
 
 
-def main() -> None:
+def main(paths: list[str]) -> None:
     table = {}
-    for path in sorted((ROOT / "fits").glob("*.json")):
+    if paths:
+        kept = np.load(OUT, allow_pickle=False)
+        names = {Path(p).name for p in paths}
+        table = {key: kept[key] for key in kept.files if key.split("/")[0] not in names}
+    for path in [Path(p).resolve() for p in paths] or sorted((ROOT / "fits").glob("*.json")):
         table.update(predictions(path))
         print(path.name)
     np.savez_compressed(OUT, **table)
@@ -50,4 +59,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    import sys
+
+    main(sys.argv[1:])
