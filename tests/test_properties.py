@@ -317,3 +317,14 @@ def test_comparison_flags_constants_where_dft_energies_and_stresses_disagree(cal
         assert "DFT energies:" in rows["C44"]["note"]
         assert ("disagree" in rows["C44"]["note"]) is flagged
         assert "disagree" not in rows["C11"]["note"]
+
+
+@pytest.mark.parametrize("route, words", [("stress", "stress route"), ("energy", "energy route"),
+                                          ("ground-state cell as stored", "as stored")])
+def test_lattice_row_names_the_route_its_dft_value_came_from(route, words):
+    lattice = {"a_A": 3.6, "route": route}
+    if route == "stress":
+        lattice["stress_route"] = {"a_A": 3.6}
+    rows = P._comparison({"equilibrium": {"a_A": 3.61}}, {"lattice": lattice})
+    assert rows[0]["property"] == "a" and rows[0]["dft"] == 3.6
+    assert words in rows[0]["note"]
