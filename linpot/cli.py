@@ -288,7 +288,9 @@ def cmd_info(args) -> int:
             a = potential.active_set
             lines.append("active set     " + ", ".join(f"{e} {len(r)} rows" for e, r in a.rows.items())
                          + f" (maxvol, tolerance {a.info.get('tolerance')}, from {a.info.get('n_atoms')} atoms in "
-                         f"{a.info.get('n_structures')} structures): extrapolation grade available")
+                         f"{a.info.get('n_structures')} structures): extrapolation grade available"
+                         + ("; structure grade from " + str(len(a.configurations.rows)) + " structures"
+                            if a.configurations is not None else ""))
         _write_stdout("\n".join(lines))
     return 0
 
@@ -396,13 +398,17 @@ def cmd_grade_setup(args) -> int:
     _check_output_path(output)
     potential = load(args.potential)
     train = read_datasets(args.train)
-    add_active_set(potential, train, tolerance=args.tolerance)
+    add_active_set(potential, train, tolerance=args.tolerance, rtol=args.rtol)
     potential.save(output)
     for k, m in enumerate(getattr(potential, "members", [potential])):
         info = m.active_set.info
         _write_stdout(f"{'member ' + str(k + 1) + ': ' if hasattr(potential, 'members') else ''}active set of "
                       f"{', '.join(f'{e} ({len(a)} rows)' for e, a in m.active_set.rows.items())} from "
                       f"{info['n_atoms']} atoms in {info['n_structures']} structures; swaps per pass {info['n_swaps']}")
+        c = m.active_set.configurations
+        if c is not None:
+            _write_stdout(f"structure grade: {len(c.rows)} training structures span {c.info['rank']} of the "
+                          f"{c.width} directions of the energy rows (rtol {c.info['rtol']:g})")
     log.info("wrote %s", output)
     return 0
 
@@ -658,7 +664,8 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--uncertainty", action="store_true",
                     help="predicted standard deviations (Bayesian potentials) and their correlation with the errors")
     ev.add_argument("--grade", action="store_true",
-                    help="per structure: extrapolation grade, predicted std and errors (JSON: the list 'structures')")
+                    help="per structure: extrapolation grades (atoms' largest, structure's), predicted std and "
+                         "errors (JSON: the list 'structures')")
     ev.set_defaults(func=cmd_evaluate)
 
     info = sub.add_parser("info", help="describe a potential file")
@@ -758,6 +765,9 @@ def build_parser() -> argparse.ArgumentParser:
     setup.add_argument("train", nargs="+", metavar="TRAIN", help="the potential's training structures")
     setup.add_argument("-o", "--output", metavar="OUT", help="potential file to write (default: rewrite POT)")
     setup.add_argument("--tolerance", type=float, default=1.001, help="maxvol swap threshold, > 1 (default 1.001)")
+    setup.add_argument("--rtol", type=float, default=1e-3,
+                       help="structure grade: singular values of the training structures' energy rows kept, relative "
+                            "to the largest (default 1e-3)")
     setup.set_defaults(func=cmd_grade_setup)
 
     select = sub.add_parser("select", help="choose the structures of a pool most worth computing with DFT")
@@ -765,8 +775,9 @@ def build_parser() -> argparse.ArgumentParser:
     select.add_argument("frames", nargs="+", metavar="FRAMES", help="the pool (e.g. MD trajectories; any ase.io format)")
     select.add_argument("-n", type=int, required=True, help="how many structures to choose")
     select.add_argument("-o", "--output", required=True, metavar="OUT.xyz", help="the chosen structures (extxyz)")
-    select.add_argument("--by", choices=["grade", "variance", "pca"], default="grade",
-                        help="maxvol grade (default), predictive variance, or farthest points in the descriptors' PCA")
+    select.add_argument("--by", choices=["grade", "structure-grade", "variance", "pca"], default="grade",
+                        help="maxvol grade of the atoms (default) or of the structures' energy rows, predictive "
+                             "variance, or farthest points in the descriptors' PCA")
     select.add_argument("--plot", metavar="MAP.png", help="PCA map of pool and selection (default: OUT with -pca.png)")
     select.set_defaults(func=cmd_select)
 

@@ -1,4 +1,5 @@
-"""Knowing when a potential extrapolates: the maxvol grade and its active set, the predictive
+"""Knowing when a potential extrapolates: the maxvol grade and its active set, the structure grade
+and its configuration set, the predictive
 variance, the selections of new structures (grade, variance, PCA), the grade in MD, and the
 commands (fit --active-set, grade-setup, evaluate --grade, select, md --grade-*), bad input
 included. Tiny fits on EMT-labelled copper."""
@@ -19,17 +20,18 @@ from linpot.analysis.selection import (
     PrincipalComponents,
     farthest_point_sampling,
     select_by_grade,
+    select_by_structure_grade,
     select_by_variance,
     select_structures,
 )
 from linpot.cli import main
 from linpot.errors import LinpotInputError, PotentialFileError
 from linpot.fit import fit_potential
-from linpot.fit.active_set import ActiveSetSelector, add_active_set, maxvol_update
+from linpot.fit.active_set import ActiveSetSelector, add_active_set, maxvol_update, select_configurations
 from linpot.fit.config import load_config, merge
 from linpot.interfaces.md import GradeWatch, run_md
 from linpot.potential import Potential, load
-from linpot.potential.active_set import active_coordinates, maxvol_grade
+from linpot.potential.active_set import ConfigurationSet, active_coordinates, maxvol_grade
 from linpot.structures import Dataset
 
 TOL = 1.001
@@ -154,6 +156,150 @@ def test_selector_stops_after_a_pass_without_swaps(graded, train_ds):
     assert np.allclose(sel.active_set_.rows["Cu"], graded.active_set.rows["Cu"])
 
 
+# ---- the structure grade ---------------------------------------------------------------------
+
+def vacancy_cu(seed):
+    atoms = rattled_cu(seed)
+    del atoms[seed % len(atoms)]
+    atoms.info["config_type"] = "vacancy"
+    return atoms
+
+
+@pytest.fixture(scope="module")
+def bulk24():
+    """More bulk structures (24) than the energy rows have columns (17), so that the training rows
+    leave a genuine out-of-span residual."""
+    frames = [labelled_emt(rattled_cu(seed)) for seed in range(24)]
+    ds = Dataset.from_atoms(frames, path="bulk24.xyz")
+    pot, _ = fit_potential(ds, merge(load_config(None), SMALL))
+    return frames, ds, add_active_set(pot, ds, tolerance=TOL)
+
+
+def energy_rows(pot, frames):
+    return np.array([pot.model.atomic_rows(a.positions, a.numbers, a.cell.array, a.pbc).mean(axis=0) for a in frames])
+
+
+def test_structure_grade_at_most_one_on_the_training_structures_above_one_for_a_vacancy(bulk24):
+    frames, _, pot = bulk24
+    c = pot.active_set.configurations
+    assert c.width == 1 + pot.model.n_terms and c.info["rank"] < c.width and c.residual_scale is not None
+    training = [grade_of(pot, a)["structure_grade"] for a in frames]
+    assert max(training) <= TOL + 1e-8
+    assert c.info["max_training_grade"] == pytest.approx(max(training), abs=1e-8)
+    assert np.allclose(c.grades(c.rows), 1.0, atol=1e-8)  # the active structures themselves
+    vacancies = [grade_of(pot, vacancy_cu(200 + k))["structure_grade"] for k in range(3)]
+    fresh_bulk = [grade_of(pot, rattled_cu(300 + k))["structure_grade"] for k in range(3)]
+    assert min(vacancies) > 2.0 and min(vacancies) > max(fresh_bulk), (vacancies, fresh_bulk)
+    # the row is the energy per atom's: a supercell of a training structure is a training structure
+    assert grade_of(pot, frames[5] * (2, 1, 1))["structure_grade"] <= TOL + 1e-8
+    # a vacancy's atoms look like hot bulk atom by atom more than its energy row does
+    g = grade_of(pot, vacancy_cu(200))
+    assert g["structure_grade"] > g["grade"]
+
+
+def test_structure_grade_out_of_the_span_is_the_residual_over_the_training_structures_largest(bulk24):
+    frames, _, pot = bulk24
+    c = pot.active_set.configurations
+    X = energy_rows(pot, frames)
+    _, residual = c.components(X)
+    norms = np.linalg.norm(residual, axis=1)
+    # tau: the largest training residual, at least rtol times the largest singular value
+    assert c.residual_scale == pytest.approx(max(norms.max(), 1e-3 * c.info["singular_values"][0]), rel=1e-10)
+    assert norms.max() <= c.residual_scale
+    # a training structure moved by 3 tau along a direction outside the subspace and its own residual
+    k = int(np.argmax(norms))
+    Q, _ = np.linalg.qr(np.column_stack([c.basis, residual[k]]))
+    q = np.random.default_rng(0).normal(size=c.width)
+    q -= Q @ (Q.T @ q)
+    q /= np.linalg.norm(q)
+    moved = X[k] + 3 * c.residual_scale * q
+    coefficients, _ = c.components(moved)
+    assert np.abs(coefficients).max() <= TOL + 1e-8  # within the subspace it is the training structure
+    assert c.grades(moved)[0] == pytest.approx(np.hypot(3.0, norms[k] / c.residual_scale), rel=1e-8)
+
+
+def test_configuration_selection_is_a_local_maximum_of_the_volume(bulk24):
+    frames, _, pot = bulk24
+    X = energy_rows(pot, frames)
+    c = select_configurations(X, rtol=1e-3, tolerance=TOL)
+    assert np.allclose(c.rows, X[c.sources])  # each active row is the training structure it names
+    M = c.rows @ c.basis
+    logdet = np.linalg.slogdet(M)[1]
+    for i in range(len(X)):  # no single swap of a training structure in grows |det(A V)| beyond the tolerance
+        for j in range(len(M)):
+            swapped = M.copy()
+            swapped[j] = X[i] @ c.basis
+            assert np.linalg.slogdet(swapped)[1] <= logdet + np.log(TOL) + 1e-9
+    # the pivoted-QR start alone is not a local maximum here: the swaps did something
+    assert sum(c.info["n_swaps"]) >= 1
+
+
+def test_adding_a_structure_to_the_configuration_set(bulk24):
+    frames, _, pot = bulk24
+    c = pot.active_set.configurations
+    X = energy_rows(pot, frames)
+    vac = energy_rows(pot, [vacancy_cu(201)])[0]
+    assert c.grades(vac)[0] > 2
+    extended = c.with_structure(vac, TOL)  # out of span: the subspace grows by one direction
+    assert extended.basis.shape[1] == c.basis.shape[1] + 1
+    assert np.allclose(extended.basis.T @ extended.basis, np.eye(extended.basis.shape[1]), atol=1e-10)
+    assert extended.grades(vac)[0] <= 1 + 1e-8
+    # the training structures may be lifted a little above 1 (as by the per-atom greedy swaps), not to extrapolation
+    assert extended.grades(X).max() < 2
+    other = energy_rows(pot, [vacancy_cu(205)])[0]  # another vacancy: its direction is now mostly spanned
+    assert extended.grades(other)[0] < 0.5 * c.grades(other)[0]
+    inside = X[c.sources[0]] * 0.5 + X[c.sources[1]] * 2.0  # in the span, outside the parallelotope
+    assert c.grades(inside)[0] > TOL
+    swapped = c.with_structure(inside, TOL)
+    assert swapped.basis.shape == c.basis.shape and swapped.grades(inside)[0] <= 1 + 1e-8
+    assert abs(np.linalg.det(swapped.rows @ swapped.basis)) > abs(np.linalg.det(c.rows @ c.basis))
+    assert c.with_structure(X[3], TOL) is c  # a training structure changes nothing
+
+
+def test_structure_grade_selection_takes_an_extrapolating_structure_once(bulk24):
+    _, _, pot = bulk24
+    frames = [rattled_cu(70), vacancy_cu(71), vacancy_cu(71), surface_cu(), rattled_cu(72)]
+    pool = Dataset.from_atoms(frames, path="pool.xyz", validate=False)
+    idx, scores = select_by_structure_grade(pot, pool, 3)
+    assert set(idx[:2].tolist()) in ({1, 3}, {2, 3})  # the surface and one copy of the vacancy first
+    assert scores[0] > 2 and scores[1] > 2
+
+
+def test_configuration_set_validates_its_shapes():
+    with pytest.raises(ValueError, match="do not match"):
+        ConfigurationSet(np.eye(3), np.eye(4)[:, :3])
+    with pytest.raises(LinpotInputError, match="rtol"):
+        select_configurations(np.ones((4, 3)), rtol=0.0)
+
+
+# ---- the file ------------------------------------------------------------------------------
+
+def test_file_round_trip_of_the_configuration_set(bulk24, tmp_path):
+    from linpot.potential.envelope import sealed
+
+    frames, _, pot = bulk24
+    pot.save(tmp_path / "pot.json")
+    back = load(tmp_path / "pot.json")
+    c, b = pot.active_set.configurations, back.active_set.configurations
+    assert np.array_equal(b.rows, c.rows) and np.array_equal(b.basis, c.basis)
+    assert b.residual_scale == c.residual_scale and np.array_equal(b.sources, c.sources) and b.info == c.info
+    atoms = vacancy_cu(202)
+    assert grade_of(back, atoms)["structure_grade"] == pytest.approx(grade_of(pot, atoms)["structure_grade"], rel=1e-12)
+    payload = pot.to_dict()
+    payload.pop("checksum")
+    older = json.loads(json.dumps(payload))
+    del older["active_set"]["configurations"]  # a file written before the structure grade
+    (tmp_path / "older.json").write_text(json.dumps(sealed(older)))
+    old = load(tmp_path / "older.json")
+    assert old.active_set.configurations is None
+    out = grade_of(old, atoms)
+    assert "structure_grade" not in out and out["grade"] == pytest.approx(grade_of(pot, atoms)["grade"])
+    payload["active_set"]["configurations"]["n"] += 1
+    (tmp_path / "bad.json").write_text(json.dumps(sealed(payload)))
+    with pytest.raises(PotentialFileError, match="configuration set"):
+        load(tmp_path / "bad.json")
+
+
 # ---- the file ------------------------------------------------------------------------------
 
 def test_file_round_trip_with_and_without_the_block(graded, tmp_path):
@@ -218,6 +364,10 @@ def test_calculator_gives_grade_and_std_on_request(bayes):
     atoms.calc = Calculator(bayes, grade=True)
     atoms.get_forces()
     assert np.allclose(atoms.calc.results["atomic_grades"], direct["atomic_grades"])
+    assert atoms.calc.results["structure_grade"] == pytest.approx(direct["structure_grade"])
+    assert direct["structure_grade"] > 2
+    atoms.calc = Calculator(bayes)
+    assert atoms.calc.get_property("structure_grade", atoms) == pytest.approx(direct["structure_grade"])
 
 
 # ---- selections ------------------------------------------------------------------------------
@@ -314,16 +464,17 @@ def test_cli_fit_evaluate_select_md(files, capsys):
     structures = table["structures"]
     assert [s["index"] for s in structures] == [0, 1] and [s["config_type"] for s in structures] == ["bulk", "surface"]
     assert structures[1]["grade"] > 2 > structures[0]["grade"]
+    assert structures[1]["structure_grade"] > structures[0]["structure_grade"] > 0
     assert "energy_error_mev_per_atom" in structures[0] and "force_rmse_ev_per_angstrom" in structures[0]
     assert main(["evaluate", str(d / "pot.json"), str(d / "test.xyz"), "--grade"]) == 0
     assert "grade" in capsys.readouterr().out
-    for by in ("grade", "pca"):
+    for by in ("grade", "structure-grade", "pca"):
         out = d / f"sel-{by}.xyz"
         assert main(["select", str(d / "pot.json"), str(d / "pool.xyz"), "-n", "2", "-o", str(out), "--by", by]) == 0
         chosen = ase.io.read(out, ":")
         assert len(chosen) == 2 and all(a.info["selection_by"] == by for a in chosen)
         assert (d / f"sel-{by}-pca.png").stat().st_size > 1000
-        if by == "grade":
+        if by in ("grade", "structure-grade"):
             assert {a.info["pool_index"] for a in chosen} == {1, 2} and chosen[0].info["selection_score"] > 2
     ase.io.write(d / "start.xyz", surface_cu(), format="extxyz")
     capsys.readouterr()
@@ -339,6 +490,10 @@ def test_cli_grade_setup_adds_the_block(files, capsys):
     assert load(d / "plain.json").active_set is None
     assert main(["grade-setup", str(d / "plain.json"), str(d / "train.xyz"), "-o", str(d / "graded.json")]) == 0
     assert "active set of Cu" in capsys.readouterr().out
+    assert main(["grade-setup", str(d / "plain.json"), str(d / "train.xyz"), "-o", str(d / "graded.json"),
+                 "--rtol", "0.01"]) == 0
+    assert "structure grade: " in capsys.readouterr().out
+    assert load(d / "graded.json").active_set.configurations.info["rtol"] == 0.01
     assert load(d / "graded.json").active_set is not None and load(d / "plain.json").active_set is None
 
 
@@ -397,3 +552,4 @@ def test_committee_grade_is_the_largest_members_grade(graded, bayes):
     members = [grade_of(m, atoms)["atomic_grades"] for m in (graded, bayes)]
     assert np.allclose(out["atomic_grades"], np.maximum(*members))
     assert out["energy_std"] > 0 and out["grade"] == pytest.approx(max(m.max() for m in members))
+    assert out["structure_grade"] == pytest.approx(max(grade_of(m, atoms)["structure_grade"] for m in (graded, bayes)))

@@ -4,6 +4,11 @@
   is taken, its atoms' rows are swapped into a copy of the active set
   (:func:`linpot.fit.active_set.maxvol_update`), the pool's grades are recomputed, and so on: a
   copy of a structure already taken has grade at most the tolerance afterwards, so it comes last.
+- ``structure-grade``: the same greedy maxvol with the structure grade (the grade of the
+  structure's energy-per-atom row against the configuration set,
+  :class:`linpot.potential.active_set.ConfigurationSet`): after a pick, the set takes it in
+  (:meth:`~linpot.potential.active_set.ConfigurationSet.with_structure`), so its copies fall to
+  grade 1.
 - ``variance``: greedy Bayesian design. For a potential with a posterior (``--method bayes``),
   the structure of largest predictive variance of its energy per atom ``x Σ x + σ²`` is taken
   and the posterior conditioned on it (``Σ ← Σ - Σx xᵀΣ / (xᵀΣx + σ²)``, the label not needed),
@@ -35,7 +40,7 @@ from .plots import _pyplot, _save
 
 log = logging.getLogger(__name__)
 
-METHODS = ("grade", "variance", "pca")
+METHODS = ("grade", "structure-grade", "variance", "pca")
 
 
 def _members(potential) -> list:
@@ -64,17 +69,20 @@ def check_pool(potential, ds) -> None:
 
 
 def extrapolation_scores(potential, ds) -> dict:
-    """Per structure: ``grade`` (n,; NaN without an active set), ``energy_std`` (n, eV/atom; NaN
+    """Per structure: ``grade`` (n,; the largest per-atom grade, NaN without an active set),
+    ``structure_grade`` (n,; NaN without a configuration set), ``energy_std`` (n, eV/atom; NaN
     without a posterior or committee) and ``atomic_grades`` (a list of arrays or None)."""
     n = len(ds)
-    grade, std, atomic = np.full(n, np.nan), np.full(n, np.nan), []
+    grade, structure_grade, std, atomic = np.full(n, np.nan), np.full(n, np.nan), np.full(n, np.nan), []
     for k, *structure in _each_structure(ds, "extrapolation"):
         with ds.located(k):
             out = potential.predict_grade(*structure)
         grade[k] = out.get("grade", np.nan)
+        structure_grade[k] = out.get("structure_grade", np.nan)
         std[k] = out.get("energy_std", np.nan)
         atomic.append(out.get("atomic_grades"))
-    return {"grade": grade, "energy_std": std, "atomic_grades": atomic if atomic and atomic[0] is not None else None}
+    return {"grade": grade, "structure_grade": structure_grade, "energy_std": std,
+            "atomic_grades": atomic if atomic and atomic[0] is not None else None}
 
 
 def mean_descriptors(potential, ds) -> np.ndarray:
@@ -181,6 +189,36 @@ def select_by_grade(potential, ds, n: int, tolerance: float = 1.001) -> tuple[np
     return np.array(taken, dtype=np.int64), np.array(scores)
 
 
+def select_by_structure_grade(potential, ds, n: int, tolerance: float = 1.001) -> tuple[np.ndarray, np.ndarray]:
+    """Greedy maxvol with the structure grade (see the module's docstring): ``(indices, grades at the pick)``."""
+    graded = [m for m in _members(potential) if m.active_set is not None and m.active_set.configurations is not None]
+    if not graded:
+        raise LinpotInputError("--by structure-grade needs a potential whose active set has the structure grade's "
+                               "configuration set (add one with `linpot grade-setup`)")
+    state = []
+    for m in graded:
+        X = []
+        for k, *structure in _each_structure(ds, "energy rows"):
+            with ds.located(k):
+                X.append(m.model.atomic_rows(*structure).mean(axis=0))
+        state.append([m.active_set.configurations, np.array(X)])
+
+    def grades():
+        return np.max([c.grades(X) for c, X in state], axis=0)
+
+    g = grades()
+    taken, scores = [], []
+    for _ in range(n):
+        g[taken] = -np.inf
+        k = int(np.argmax(g))
+        taken.append(k)
+        scores.append(float(g[k]))
+        for item in state:
+            item[0] = item[0].with_structure(item[1][k], tolerance)
+        g = grades()
+    return np.array(taken, dtype=np.int64), np.array(scores)
+
+
 def select_by_variance(potential, ds, n: int) -> tuple[np.ndarray, np.ndarray]:
     """Greedy Bayesian design (posterior) or the largest committee spread: ``(indices, std at the pick, eV/atom)``."""
     if hasattr(potential, "members"):
@@ -224,6 +262,8 @@ def select_structures(potential, ds, n: int, by: str = "grade") -> dict:
     points = pca.transform(descriptors)
     if by == "grade":
         indices, scores = select_by_grade(potential, ds, n)
+    elif by == "structure-grade":
+        indices, scores = select_by_structure_grade(potential, ds, n)
     elif by == "variance":
         indices, scores = select_by_variance(potential, ds, n)
     else:
@@ -280,7 +320,8 @@ def pca_map(points, indices, path, by: str, explained=None, groups=None) -> None
 
 def structure_table(potential, ds, pred: dict) -> list[dict]:
     """One record per structure: ``index`` (in the concatenated files), ``file``, ``file_index``,
-    ``config_type``, ``n_atoms``, ``grade`` (None without an active set), ``energy_std_mev_per_atom``
+    ``config_type``, ``n_atoms``, ``grade`` (the largest per-atom grade; None without an active
+    set), ``structure_grade`` (None without a configuration set), ``energy_std_mev_per_atom``
     (None without a posterior or committee) and, where labels exist, ``energy_error_mev_per_atom``
     (predicted minus reference), ``force_rmse_ev_per_angstrom`` and ``stress_rmse_gpa``."""
     scores = extrapolation_scores(potential, ds)
@@ -291,6 +332,7 @@ def structure_table(potential, ds, pred: dict) -> list[dict]:
         path, index = ds.origin[k]
         rec = {"index": k, "file": str(path), "file_index": int(index), "config_type": ds.config_type[k], "n_atoms": n,
                "grade": None if np.isnan(scores["grade"][k]) else float(scores["grade"][k]),
+               "structure_grade": None if np.isnan(scores["structure_grade"][k]) else float(scores["structure_grade"][k]),
                "energy_std_mev_per_atom": None if np.isnan(scores["energy_std"][k]) else 1000 * float(scores["energy_std"][k])}
         if ds.has_energy[k]:
             rec["energy_error_mev_per_atom"] = 1000 * float(pred["energy"][k] - ds.energy[k]) / n
@@ -306,11 +348,13 @@ def format_structure_table(records: list[dict]) -> str:
     def fmt(v, spec):
         return f"{v:{spec}}" if v is not None else "-".rjust(int(spec.split(".")[0]))
 
-    lines = ["extrapolation per structure (grade: maxvol, > 1 extrapolates; std: predicted, meV/atom; errors: "
-             "E meV/atom, F eV/Å)",
-             f"{'index':>6} {'config_type':<20} {'atoms':>6} {'grade':>9} {'std':>8} {'E error':>9} {'F rmse':>8}"]
+    lines = ["extrapolation per structure (grade: largest per-atom maxvol grade, struct: maxvol grade of the "
+             "structure's energy row, > 1 extrapolates; std: predicted, meV/atom; errors: E meV/atom, F eV/Å)",
+             f"{'index':>6} {'config_type':<20} {'atoms':>6} {'grade':>9} {'struct':>9} {'std':>8} {'E error':>9} "
+             f"{'F rmse':>8}"]
     for r in records:
         lines.append(f"{r['index']:>6} {r['config_type'][:20]:<20} {r['n_atoms']:>6} {fmt(r['grade'], '9.3f')} "
+                     f"{fmt(r.get('structure_grade'), '9.3f')} "
                      f"{fmt(r['energy_std_mev_per_atom'], '8.3f')} {fmt(r.get('energy_error_mev_per_atom'), '9.3f')} "
                      f"{fmt(r.get('force_rmse_ev_per_angstrom'), '8.3f')}")
     return "\n".join(lines)

@@ -25,6 +25,14 @@ Cost: one evaluation of the features per training atom and pass (no derivatives)
 per structure of ``m`` atoms, ``O(n^2)`` per swap; the swaps are most at the start and become
 rare. File size: ``8 n^2`` bytes per element before base64 (69 columns: 38 kB; 2321: 43 MB), which
 is why ``linpot fit`` adds the active set only when asked (``--active-set``).
+
+The structure grade's set (:class:`~linpot.potential.active_set.ConfigurationSet`,
+:func:`select_configurations`) comes from the same first pass: each training structure's
+energy-per-atom row (the mean of its atomic rows) is kept (memory: ``m x W`` floats for ``m``
+structures), then the SVD of these rows gives the principal subspace (singular values above
+``rtol`` times the largest), maxvol over the rows' coordinates in it selects ``r`` structures
+(started from a column-pivoted QR of the coordinates, then swaps until none is above the
+tolerance), and the residual scale is the largest out-of-span residual of a training structure.
 """
 
 from __future__ import annotations
@@ -36,7 +44,7 @@ import numpy as np
 
 from ..descriptors import species_indices
 from ..errors import LinpotInputError
-from ..potential.active_set import ActiveSet, active_coordinates
+from ..potential.active_set import ActiveSet, ConfigurationSet, active_coordinates
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +86,45 @@ def maxvol_update(active: np.ndarray, inverse: np.ndarray, rows: np.ndarray, tol
     return swaps
 
 
+def select_configurations(rows, rtol: float = 1e-3, tolerance: float = 1.001, n_passes: int = 20) -> ConfigurationSet:
+    """The structure grade's set from the training structures' energy-per-atom rows (m, W)."""
+    import scipy.linalg
+
+    X = np.asarray(rows, dtype=float)
+    if X.ndim != 2 or len(X) == 0:
+        raise LinpotInputError("no training structures to select the structure grade's set from")
+    if not 0 < rtol < 1 or tolerance <= 1.0:
+        raise LinpotInputError(f"the structure grade needs 0 < rtol < 1 and tolerance > 1, got {rtol}, {tolerance}")
+    _, s, vt = np.linalg.svd(X, full_matrices=False)
+    r = max(1, int((s > rtol * s[0]).sum()))
+    basis = vt[:r].T
+    Z = X @ basis
+    _, _, pivots = scipy.linalg.qr(Z.T, mode="economic", pivoting=True)
+    chosen = np.array(pivots[:r])
+    active = Z[chosen].copy()
+    inverse = np.linalg.inv(active)
+    swaps = []
+    for _ in range(n_passes):
+
+        def record(j, i, x):
+            chosen[j] = i
+
+        swaps.append(maxvol_update(active, inverse, Z, tolerance, on_swap=record))
+        if swaps[-1] == 0:
+            break
+    A = X[chosen]
+    out = ConfigurationSet(A, basis, None, chosen)
+    c, residual = out.components(X)
+    scale = None
+    if r < X.shape[1]:
+        scale = max(float(np.linalg.norm(residual, axis=1).max()), rtol * float(s[0]))
+    info = {"rtol": float(rtol), "tolerance": float(tolerance), "n_structures": len(X), "rank": r,
+            "singular_values": [float(v) for v in s[:r + 1]], "n_swaps": swaps,
+            "max_training_grade": float(np.abs(c).max()) if scale is None else
+            float(max(np.abs(c).max(), np.linalg.norm(residual, axis=1).max() / scale))}
+    return ConfigurationSet(A, basis, scale, chosen, info)
+
+
 class ActiveSetSelector:
     """Maxvol selection of the active set of a model's per-atom rows over a training dataset.
 
@@ -87,12 +134,17 @@ class ActiveSetSelector:
 
     Learned: ``active_set_`` (:class:`~linpot.potential.active_set.ActiveSet`), ``n_swaps_``
     (per pass), ``max_training_grade_`` (the largest grade a training atom had in the last
-    pass, before its swaps), ``n_placeholders_`` (per element, directions not spanned)."""
+    pass, before its swaps), ``n_placeholders_`` (per element, directions not spanned).
+    ``structures``: also select the structure grade's set (:func:`select_configurations`, with
+    ``rtol``)."""
 
-    def __init__(self, tolerance: float = 1.001, n_passes: int = 10, seed_scale: float = 1e-6):
+    def __init__(self, tolerance: float = 1.001, n_passes: int = 10, seed_scale: float = 1e-6,
+                 structures: bool = True, rtol: float = 1e-3):
         self.tolerance = tolerance
         self.n_passes = n_passes
         self.seed_scale = seed_scale
+        self.structures = structures
+        self.rtol = rtol
 
     def fit(self, model, dataset) -> ActiveSetSelector:
         if len(dataset) == 0:
@@ -105,6 +157,7 @@ class ActiveSetSelector:
         inverse = {e: np.eye(width) / self.seed_scale for e in elements}
         sources = {e: np.full((width, 2), -1, dtype=np.int64) for e in elements}
         seen = dict.fromkeys(elements, 0)
+        mean_rows = []
         self.n_swaps_ = []
         t0 = time.perf_counter()
         for p in range(self.n_passes):
@@ -116,6 +169,8 @@ class ActiveSetSelector:
                     numbers = dataset.numbers[s]
                     species = species_indices(numbers, elements)
                     rows = model.atomic_rows(dataset.positions[s], numbers, dataset.cells[k], dataset.pbc[k])
+                if p == 0 and self.structures:
+                    mean_rows.append(rows.mean(axis=0))
                 for t, e in enumerate(elements):
                     atoms = np.nonzero(species == t)[0]
                     if len(atoms) == 0:
@@ -148,7 +203,12 @@ class ActiveSetSelector:
         info = {"tolerance": float(self.tolerance), "n_structures": len(dataset), "n_atoms": int(dataset.offsets[-1]),
                 "n_swaps": list(self.n_swaps_), "max_training_grade": float(self.max_training_grade_),
                 "datasets": dataset.file_records()}
-        self.active_set_ = ActiveSet(rows, {e: sources[e] for e in rows}, info)
+        configurations = None
+        if self.structures:
+            configurations = select_configurations(mean_rows, self.rtol, self.tolerance)
+            log.info("structure grade: %d of %d directions of the energy rows from %d structures (rtol %g)",
+                     configurations.info["rank"], configurations.width, len(mean_rows), self.rtol)
+        self.active_set_ = ActiveSet(rows, {e: sources[e] for e in rows}, info, configurations)
         return self
 
 

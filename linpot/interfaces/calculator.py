@@ -2,7 +2,9 @@
 positive tensile, periodic cells only) and per-atom energies.
 
 Extrapolation indicators (:meth:`linpot.potential.Potential.predict_grade`): ``grade`` (the
-structure's maxvol grade), ``atomic_grades`` (per atom) where the potential has an active set,
+largest per-atom maxvol grade), ``atomic_grades`` (per atom) where the potential has an active set,
+``structure_grade`` (the maxvol grade of the structure's energy-per-atom row) where the active set
+has a configuration set (potentials given their active set by this linpot),
 ``energy_std`` (eV/atom) and ``atomic_energy_std`` (eV) where it has a posterior or is a
 committee. They are computed when asked for (``atoms.calc.get_property("grade")``, which
 reuses the energy and forces of the same positions) or with every calculation when the calculator
@@ -17,7 +19,7 @@ from ase.calculators.calculator import PropertyNotImplementedError, all_changes
 from ..potential import Potential
 from ..potential.committee import CommitteePotential
 
-GRADE_PROPERTIES = ("grade", "atomic_grades", "energy_std", "atomic_energy_std")
+GRADE_PROPERTIES = ("grade", "atomic_grades", "structure_grade", "energy_std", "atomic_energy_std")
 
 
 class Calculator(_ASECalculator):

@@ -112,14 +112,17 @@ class CommitteePotential:
         return None if all(s is None for s in sets) else sets
 
     def predict_grade(self, positions, numbers, cell, pbc) -> dict:
-        """The largest of the members' maxvol grades (per atom and per structure) and the members'
-        spread (:meth:`predict_uncertainty`)."""
+        """The largest of the members' maxvol grades (per atom, per structure and, where members
+        have it, the structure grade) and the members' spread (:meth:`predict_uncertainty`)."""
         self.check_elements(numbers)
         graded = [m.predict_grade(positions, numbers, cell, pbc) for m in self.members if m.active_set is not None]
         out = {}
         if graded:
             atomic = np.max([g["atomic_grades"] for g in graded], axis=0)
             out = {"atomic_grades": atomic, "grade": float(atomic.max()) if len(atomic) else 0.0}
+            structure = [g["structure_grade"] for g in graded if "structure_grade" in g]
+            if structure:
+                out["structure_grade"] = float(max(structure))
         out.update(self.predict_uncertainty(positions, numbers, cell, pbc))
         return out
 

@@ -56,7 +56,9 @@ class Potential:
     def predict_grade(self, positions, numbers, cell, pbc) -> dict:
         """Extrapolation indicators from one pass over the atomic rows: the maxvol grade
         (``atomic_grades`` (n_atoms,), ``grade`` their maximum; :mod:`linpot.potential.active_set`)
-        where the potential has an active set, and the predictive standard deviations of
+        where the potential has an active set, ``structure_grade`` (the grade of the structure's
+        energy-per-atom row) where the active set has a configuration set, and the predictive
+        standard deviations of
         :meth:`predict_uncertainty` where it has a posterior."""
         if self.active_set is None and self.uncertainty is None:
             raise LinpotInputError("this potential has no active set (add one with `linpot grade-setup POT TRAIN...` or "
@@ -67,6 +69,8 @@ class Potential:
         if self.active_set is not None:
             grades = self.active_set.atomic_grades(self.model, rows, numbers)
             out = {"atomic_grades": grades, "grade": float(grades.max()) if len(grades) else 0.0}
+            if self.active_set.configurations is not None and len(grades):
+                out["structure_grade"] = self.active_set.structure_grade(rows)
         if self.uncertainty is not None:
             out.update(self._uncertainty_of_rows(rows))
         return out
