@@ -128,7 +128,8 @@ def test_preset_is_valid(name):
 def test_shipped_potential_predicts_its_test_data(path):
     pot = Potential.load(path)
     element = pot.elements[0]
-    test = read_structures(REPO / "data" / "mlearn" / element / "test.xyz")
+    # fits/<source>-<element>[-variant].json: the test split of data/<source>/<element>
+    test = read_structures(REPO / "data" / path.name.split("-")[0] / element / "test.xyz")
     squared, count = 0.0, 0
     for k in range(0, len(test), 8):
         s = test.atom_slice(k)
