@@ -26,54 +26,19 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
-from ase.calculators.lammps.coordinatetransform import Prism
-from ase.data import atomic_masses, atomic_numbers
 
-from linpot.analysis.cost import LammpsSnapReference, PotentialTimer, benchmark_cell
-from linpot.interfaces.lammps_external import start_lammps
+from linpot.analysis.cost import LammpsPairTimer, LammpsSnapReference, PotentialTimer, benchmark_cell
 from linpot.interfaces.lammps_pair_style import enable_plugin
 from linpot.potential import load
 
 
-class PluginTimer:
+def plugin_timer(path, atoms, elements) -> LammpsPairTimer:
     """Seconds per atom per step of ``pair_style linpot`` on ``atoms`` (pressure every step)."""
-
-    def __init__(self, path, atoms, elements):
-        prism = Prism(atoms.cell.array)
-        xhi, yhi, zhi, xy, xz, yz = prism.get_lammps_prism()
-        positions = prism.vector_to_lammps(atoms.positions, wrap=True)
-        self.n_atoms = len(atoms)
-        self.lmp = start_lammps()
-        masses = "\n".join(f"mass {k + 1} {float(atomic_masses[atomic_numbers[e]])}" for k, e in enumerate(elements))
-        self.lmp.commands_string(f"""
-            units metal
-            atom_style atomic
-            boundary p p p
-            region box prism 0 {xhi} 0 {yhi} 0 {zhi} {xy} {xz} {yz}
-            create_box {len(elements)} box
-            {masses}
-            pair_style linpot
-            pair_coeff * * {path} {' '.join(elements)}
-            thermo_style custom step pe press
-            thermo 1
-            fix nve all nve
-            timestep 0.0
-        """)
-        for symbol, p in zip(atoms.get_chemical_symbols(), positions):
-            self.lmp.command(f"create_atoms {elements.index(symbol) + 1} single {p[0]} {p[1]} {p[2]}")
-        self.lmp.command("run 0")
-
-    def seconds_per_atom(self, steps: int) -> float:
-        t0 = time.perf_counter()
-        self.lmp.command(f"run {steps} pre no post no")
-        return (time.perf_counter() - t0) / steps / self.n_atoms
-
-    def close(self) -> None:
-        self.lmp.close()
+    return LammpsPairTimer(atoms, elements, f"pair_style linpot\n            pair_coeff * * {path} {' '.join(elements)}",
+                           f"pair_style linpot {Path(path).name}")
 
 
 def steps_for(timer, n_atoms, target_seconds=0.3) -> int:
@@ -89,7 +54,7 @@ def cost_table(paths, rounds: int, n_atoms: int) -> list[dict]:
     for elements, group in groups.items():
         atoms = benchmark_cell(list(elements), n_atoms)
         reference = LammpsSnapReference(atoms)
-        plugins = [PluginTimer(p, atoms, list(elements)) for p in group]
+        plugins = [plugin_timer(p, atoms, list(elements)) for p in group]
         numbas = [PotentialTimer(load(p), atoms) for p in group]
         ref_steps = steps_for(reference, len(atoms))
         plugin_steps = [steps_for(t, len(atoms)) for t in plugins]

@@ -92,45 +92,38 @@ class LennardJonesReference:
         pass
 
 
-class LammpsSnapReference:
-    """LAMMPS ``pair_style snap`` (2J = ``twojmax``, rcutfac 5 Å, one atom type, random
-    coefficients), the pressure computed every step; one LAMMPS instance kept for all rounds."""
+class LammpsPairTimer:
+    """Seconds per atom per step of a LAMMPS pair style on ``atoms`` (types numbered in the order of
+    ``elements``), the pressure computed every step; one LAMMPS instance kept for all rounds.
+    ``pair_commands``: the ``pair_style``/``pair_coeff`` lines."""
 
-    def __init__(self, atoms, twojmax: int = 8):
-        from ..interfaces.lammps_external import start_lammps
-
-        self.name = f"LAMMPS SNAP 2J={twojmax} (rc = 5 Å)"
-        self.n_atoms = len(atoms)
-        self._tmp = tempfile.TemporaryDirectory()
-        tmp = Path(self._tmp.name)
-        ncoeff = {4: 14, 6: 30, 8: 55}[twojmax] + 1
-        coeffs = "\n".join(f"{c:.8f}" for c in 1e-3 * np.random.default_rng(twojmax).normal(size=ncoeff))
-        (tmp / "ref.snapparam").write_text(f"rcutfac {REFERENCE_CUTOFF}\ntwojmax {twojmax}\nrfac0 0.99363\nrmin0 0\n"
-                                           "bzeroflag 0\nquadraticflag 0\n")
-        (tmp / "ref.snapcoeff").write_text(f"# cost reference only\n1 {ncoeff}\nX 0.5 1.0\n{coeffs}\n")
+    def __init__(self, atoms, elements, pair_commands: str, name: str):
         from ase.calculators.lammps.coordinatetransform import Prism
 
+        from ..interfaces.lammps_external import start_lammps
+
+        self.name = name
+        self.n_atoms = len(atoms)
         prism = Prism(atoms.cell.array)
         xhi, yhi, zhi, xy, xz, yz = prism.get_lammps_prism()
         positions = prism.vector_to_lammps(atoms.positions, wrap=True)
         self.lmp = start_lammps()
-        mass = float(atomic_masses[atomic_numbers[atoms.get_chemical_symbols()[0]]])
+        masses = "\n".join(f"mass {k + 1} {float(atomic_masses[atomic_numbers[e]])}" for k, e in enumerate(elements))
         self.lmp.commands_string(f"""
             units metal
             atom_style atomic
             boundary p p p
             region box prism 0 {xhi} 0 {yhi} 0 {zhi} {xy} {xz} {yz}
-            create_box 1 box
-            mass 1 {mass}
-            pair_style snap
-            pair_coeff * * {tmp}/ref.snapcoeff {tmp}/ref.snapparam X
+            create_box {len(elements)} box
+            {masses}
+            {pair_commands}
             thermo_style custom step pe press
             thermo 1
             fix nve all nve
             timestep 0.0
         """)
-        for p in positions:
-            self.lmp.command(f"create_atoms 1 single {p[0]} {p[1]} {p[2]}")
+        for symbol, p in zip(atoms.get_chemical_symbols(), positions):
+            self.lmp.command(f"create_atoms {list(elements).index(symbol) + 1} single {p[0]} {p[1]} {p[2]}")
         self.lmp.command("run 0")
 
     def seconds_per_atom(self, steps: int) -> float:
@@ -143,6 +136,29 @@ class LammpsSnapReference:
 
     def close(self) -> None:
         self.lmp.close()
+
+
+class LammpsSnapReference(LammpsPairTimer):
+    """LAMMPS ``pair_style snap`` (2J = ``twojmax``, rcutfac 5 Å, one atom type, random
+    coefficients), timed by :class:`LammpsPairTimer`."""
+
+    def __init__(self, atoms, twojmax: int = 8):
+        self._tmp = tempfile.TemporaryDirectory()
+        tmp = Path(self._tmp.name)
+        ncoeff = {4: 14, 6: 30, 8: 55}[twojmax] + 1
+        coeffs = "\n".join(f"{c:.8f}" for c in 1e-3 * np.random.default_rng(twojmax).normal(size=ncoeff))
+        (tmp / "ref.snapparam").write_text(f"rcutfac {REFERENCE_CUTOFF}\ntwojmax {twojmax}\nrfac0 0.99363\nrmin0 0\n"
+                                           "bzeroflag 0\nquadraticflag 0\n")
+        (tmp / "ref.snapcoeff").write_text(f"# cost reference only\n1 {ncoeff}\nX 0.5 1.0\n{coeffs}\n")
+        # one type, whatever the element: SNAP's cost does not depend on it
+        single = atoms.copy()
+        single.set_chemical_symbols([atoms.get_chemical_symbols()[0]] * len(atoms))
+        super().__init__(single, [single.get_chemical_symbols()[0]],
+                         f"pair_style snap\n            pair_coeff * * {tmp}/ref.snapcoeff {tmp}/ref.snapparam X",
+                         f"LAMMPS SNAP 2J={twojmax} (rc = 5 Å)")
+
+    def close(self) -> None:
+        super().close()
         self._tmp.cleanup()
 
 
