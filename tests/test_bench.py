@@ -121,3 +121,14 @@ def test_properties_bad_reference_is_one_line(tmp_path, capsys):
                  "eos", "elastic", "--reference", str(bad), "-o", str(tmp_path / "p")])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and str(bad) in err[0]
+
+
+def test_element_key_changes_with_linpot_sources(tmp_path, monkeypatch):
+    """A finished element is not reused by different linpot code: the key covers the sources."""
+    train = tmp_path / "train.xyz"
+    train.write_text("1\nLattice=\"3 0 0 0 3 0 0 0 3\" Properties=species:S:1:pos:R:3 energy=-1.0 pbc=\"T T T\"\nCu 0 0 0\n")
+    entry = database.Entry("src", "Cu", train, None, {})
+    key = database.element_key(entry, None, "pair")
+    assert database.element_key(entry, None, "pair") == key
+    monkeypatch.setattr(database, "code_hash", lambda: "other sources")
+    assert database.element_key(entry, None, "pair") != key

@@ -96,10 +96,22 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
+def code_hash() -> str:
+    """A hash of linpot's own Python sources: a report made by other code (a fixed property, a new
+    table row) is not reused, though the version string is the same between releases."""
+    package = Path(__file__).resolve().parents[1]
+    digest = hashlib.sha256()
+    for path in sorted(package.rglob("*.py")):
+        digest.update(str(path.relative_to(package)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
 def element_key(entry: Entry, recipe: Path | None, descriptor: str) -> str:
-    """Cache key: the recipe's text (or the descriptor choice), the data files' hashes, the version."""
+    """Cache key: the recipe's text (or the descriptor choice), the data files' hashes, the version
+    and the hash of linpot's sources (:func:`code_hash`)."""
     parts = {"recipe": recipe.read_text() if recipe else None, "descriptor": None if recipe else descriptor,
-             "train": _sha256(entry.train), "test": _sha256(entry.test) if entry.test else None, "linpot": __version__}
+             "train": _sha256(entry.train), "test": _sha256(entry.test) if entry.test else None, "linpot": __version__,
+             "code": code_hash()}
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
 
 
