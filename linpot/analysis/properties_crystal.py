@@ -12,6 +12,8 @@ Conventions (those of :mod:`linpot.conventions` and ASE): stress in eV/Å^3, Voi
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from ..conventions import GPA, VOIGT_PAIRS
@@ -180,8 +182,17 @@ def invariant_basis(rotations) -> np.ndarray:
     """An orthonormal basis (k, 6, 6 Voigt) of the stiffness matrices left unchanged by every
     Cartesian rotation in ``rotations`` (the crystal's point group): the group average of the 21
     symmetric unit matrices, reduced by an SVD. k = 3 for cubic, 5 for hexagonal, ..., 21 for
-    triclinic crystals."""
-    rotations = [np.asarray(r, dtype=float) for r in rotations] or [np.eye(3)]
+    triclinic crystals.
+
+    Kept per point group (the same rotations give the same basis): a DFT reference fits the
+    stresses and energies of several strain windows against one crystal's group."""
+    rotations = np.asarray([np.asarray(r, dtype=float) for r in rotations] or [np.eye(3)], dtype=float)
+    return _invariant_basis(rotations.tobytes(), len(rotations)).copy()
+
+
+@functools.lru_cache(maxsize=32)
+def _invariant_basis(rotation_bytes: bytes, n: int) -> np.ndarray:
+    rotations = np.frombuffer(rotation_bytes, dtype=float).reshape(n, 3, 3)
     averaged = []
     for I in range(6):
         for J in range(I, 6):
