@@ -697,6 +697,11 @@ def _dataset_slabs(calc, relaxed, reference, structures):
     return out
 
 
+#: Where the DFT lattice parameter of the comparison comes from, by the reference's ``route``.
+_LATTICE_ROUTE_NOTES = {"stress": "DFT: ground-state cell corrected to zero stress (stress route)",
+                        "energy": "DFT: ground-state cell corrected by the energy fit's residual stress (energy route)"}
+
+
 def _comparison(results, reference) -> list:
     """Rows ``{property, unit, potential, dft, note}`` of the summary table."""
     rows = []
@@ -708,11 +713,9 @@ def _comparison(results, reference) -> list:
     ref_lat = (reference or {}).get("lattice") or {}
     for key, name in (("a_A", "a"), ("c_A", "c")):
         if key in eq:
-            route_notes = {"stress": "DFT: ground-state cell corrected to zero stress (stress route)",
-                           "energy": "DFT: ground-state cell corrected by the energy fit's residual stress (energy route)"}
             add(name, "Å", eq[key], ref_lat.get("stress_route", {}).get(key) if ref_lat.get("stress_route") else ref_lat.get(key),
-                route_notes.get(ref_lat.get("route"), "DFT: the ground-state cell as stored (no constants to correct its "
-                                "residual stress with)") if reference else "")
+                _LATTICE_ROUTE_NOTES.get(ref_lat.get("route"), "DFT: the ground-state cell as stored (no constants to correct "
+                                         "its residual stress with)") if reference else "")
             if ref_lat.get("energy_route") and ref_lat.get("stress_route"):
                 add(f"{name} (energy route)", "Å", eq[key], ref_lat["energy_route"].get(key),
                     "DFT: ground-state cell corrected by the energy fit's residual stress")
