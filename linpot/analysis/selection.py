@@ -143,6 +143,21 @@ def farthest_point_sampling(points, n: int) -> tuple[np.ndarray, np.ndarray]:
     return np.array(chosen, dtype=np.int64), np.array(dist)
 
 
+def greedy_selection(n: int, scores, take) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` greedy picks: each the index of the largest of ``scores()`` (a fresh array) not yet
+    taken, then ``take(index)`` updates what the next ``scores()`` sees. Returns the indices and
+    each pick's score."""
+    taken, picked = [], []
+    for _ in range(n):
+        score = scores()
+        score[taken] = -np.inf
+        k = int(np.argmax(score))
+        taken.append(k)
+        picked.append(float(score[k]))
+        take(k)
+    return np.array(taken, dtype=np.int64), np.array(picked)
+
+
 def select_by_grade(potential, ds, n: int, tolerance: float = 1.001) -> tuple[np.ndarray, np.ndarray]:
     """Greedy maxvol over the pool (see the module's docstring): ``(indices, grades at the pick)``."""
     graded = [m for m in _members(potential) if m.active_set is not None]
@@ -176,17 +191,11 @@ def select_by_grade(potential, ds, n: int, tolerance: float = 1.001) -> tuple[np
             np.maximum.at(g, owner, maxvol_grade(rows, inverse))
         return g
 
-    grades = structure_grades()
-    taken, scores = [], []
-    for _ in range(n):
-        grades[taken] = -np.inf
-        k = int(np.argmax(grades))
-        taken.append(k)
-        scores.append(float(grades[k]))
+    def take(k):
         for active, inverse, rows, owner in state:
             maxvol_update(active, inverse, rows[owner == k], tolerance)
-        grades = structure_grades()
-    return np.array(taken, dtype=np.int64), np.array(scores)
+
+    return greedy_selection(n, structure_grades, take)
 
 
 def select_by_structure_grade(potential, ds, n: int, tolerance: float = 1.001) -> tuple[np.ndarray, np.ndarray]:
@@ -206,17 +215,11 @@ def select_by_structure_grade(potential, ds, n: int, tolerance: float = 1.001) -
     def grades():
         return np.max([c.grades(X) for c, X in state], axis=0)
 
-    g = grades()
-    taken, scores = [], []
-    for _ in range(n):
-        g[taken] = -np.inf
-        k = int(np.argmax(g))
-        taken.append(k)
-        scores.append(float(g[k]))
+    def take(k):
         for item in state:
             item[0] = item[0].with_structure(item[1][k], tolerance)
-        g = grades()
-    return np.array(taken, dtype=np.int64), np.array(scores)
+
+    return greedy_selection(n, grades, take)
 
 
 def select_by_variance(potential, ds, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -232,18 +235,19 @@ def select_by_variance(potential, ds, n: int) -> tuple[np.ndarray, np.ndarray]:
         with ds.located(k):
             X.append(potential.model.atomic_rows(*structure).mean(axis=0))
     X = np.array(X)
-    cov = np.array(potential.uncertainty["covariance"], dtype=float)
     noise = float(potential.uncertainty["noise_variance"].get("energy") or 0.0)
-    taken, scores = [], []
-    for _ in range(n):
-        var = np.einsum("ij,jk,ik->i", X, cov, X)
-        var[taken] = -np.inf
-        k = int(np.argmax(var))
-        taken.append(k)
-        scores.append(float(np.sqrt(max(var[k], 0.0) + noise)))
-        cx = cov @ X[k]
-        cov = cov - np.outer(cx, cx) / (X[k] @ cx + max(noise, 1e-30))
-    return np.array(taken, dtype=np.int64), np.array(scores)
+    posterior = [np.array(potential.uncertainty["covariance"], dtype=float)]
+
+    def variances():
+        return np.einsum("ij,jk,ik->i", X, posterior[0], X)
+
+    def take(k):
+        # the posterior after labelling structure k (a rank-one update): its copies lose their variance
+        cx = posterior[0] @ X[k]
+        posterior[0] = posterior[0] - np.outer(cx, cx) / (X[k] @ cx + max(noise, 1e-30))
+
+    taken, var = greedy_selection(n, variances, take)
+    return taken, np.sqrt(np.maximum(var, 0.0) + noise)
 
 
 def select_structures(potential, ds, n: int, by: str = "grade") -> dict:
