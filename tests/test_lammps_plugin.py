@@ -287,20 +287,25 @@ def test_two_ranks_equal_one(plugin, tmp_path, newton):
     assert_equal(two["positions_after"], one["positions_after"], 1e-10, "positions after 20 NVE steps")
 
 
+#: 32 Cu atoms on an fcc lattice (2 x 2 x 2 conventional cells), one atom type.
+CU_BOX = """
+units metal
+atom_style atomic
+boundary p p p
+lattice fcc 3.62
+region box block 0 2 0 2 0 2
+create_box 1 box
+create_atoms 1 box
+mass 1 63.546
+"""
+
+
 def test_nve_drift_matches_python_route(plugin, lmp):
     """1,000 NVE steps of fits/mlearn-Cu.json in the plugin and through fix external (the Python
     route) from the same state: the same total-energy trajectory, so the same drift."""
     from linpot.interfaces.lammps_external import attach_potential, start_lammps
 
-    setup = """
-        units metal
-        atom_style atomic
-        boundary p p p
-        lattice fcc 3.62
-        region box block 0 2 0 2 0 2
-        create_box 1 box
-        create_atoms 1 box
-        mass 1 63.546
+    setup = CU_BOX + """
         velocity all create 1200 42 dist gaussian
         timestep 0.001
         thermo_style custom step pe ke etotal
@@ -457,16 +462,8 @@ def test_cli_lammps_runs_the_script_with_the_plugin(plugin, tmp_path, capfd):
     bare = _rewritten(tmp_path, "bare.json", _strip_tables)
     for route in ("plugin", "fix-external", "no-tables"):
         dumps[route] = tmp_path / f"{route}.dump"
-        script.write_text(f"""
-units metal
-atom_style atomic
-boundary p p p
-lattice fcc 3.62
-region box block 0 2 0 2 0 2
-create_box 1 box
-create_atoms 1 box
+        script.write_text(CU_BOX + f"""
 displace_atoms all random 0.1 0.1 0.1 99
-mass 1 63.546
 fix ext all external pf/callback 1 1
 fix_modify ext energy yes virial yes
 dump d all custom 1 {dumps[route]} id fx fy fz
