@@ -1,6 +1,6 @@
 """Distributed fits equal serial fits bit for bit: on a two-process local dask cluster and on an
 external scheduler with two workers (started here as subprocesses on 127.0.0.1), for a plain, a
-k-fold and a committee recipe on a dozen shipped structures cut into several chunks. Exact
+k-fold, a traceless-stress and a committee recipe on a dozen shipped structures cut into several chunks. Exact
 equality is possible because both paths cut the same chunks, sum each with single-threaded BLAS
 and add the chunk sums in chunk order (linpot/fit/accumulate.py); tolerances would hide the
 1e-4 differences that the normal equations make of round-off at small ridge strengths."""
@@ -55,6 +55,18 @@ degree = 3
 [fit]
 kfold = 3
 method = "ridge"
+[descriptor]
+kind = "pair"
+cutoff = 4.5
+radial = { kind = "chebyshev", n_basis = 8 }
+[model]
+degree = 3
+""",
+    "deviatoric": """
+[fit]
+validation_fraction = 0.3
+stress = "deviatoric"
+weights = { energy = 10000.0, forces = 30.0, stress = 10.0 }
 [descriptor]
 kind = "pair"
 cutoff = 4.5
