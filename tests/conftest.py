@@ -93,6 +93,16 @@ def make_model(elements=("Cu",), kind="chebyshev", n_basis=5, degree=3, cutoff=5
         # mixed radial indices at orders 2 and 3 (every (n, l) multiset), compact beyond
         orders = [[1, min(3, n_basis), 0], [2, min(3, n_basis), 2], [3, 2, 2], [4, 2, 2]]
         descriptor = InvariantDescriptor(list(elements), cutoff=cutoff, radial=radial, orders=orders, mixed_orders=[2, 3])
+    elif family == "invariants-complete":
+        # independent element channels in every factor (complete element-resolved invariants)
+        orders = [[1, min(3, n_basis), 0], [2, min(3, n_basis), 3], [3, 2, 2], [4, 1, 2]]
+        descriptor = InvariantDescriptor(list(elements), cutoff=cutoff, radial=radial, orders=orders,
+                                         element_coupling="complete")
+    elif family == "invariants-channels":
+        # two weighted element channels (a projection of element properties), compact coupling
+        orders = [[p, min(n, n_basis), l] for p, n, l in SMALL_ORDERS]
+        descriptor = InvariantDescriptor(list(elements), cutoff=cutoff, radial=radial, orders=orders,
+                                         channels={"kind": "properties", "n_channels": min(2, len(elements))})
     else:
         orders = [[p, min(n, n_basis), l] for p, n, l in SMALL_ORDERS]
         descriptor = InvariantDescriptor(list(elements), cutoff=cutoff, radial=radial, orders=orders)
@@ -115,6 +125,8 @@ FAMILIES = {
     "invariants-chebyshev-deg1": ("invariants", "chebyshev", 1),
     "invariants-gaussian-deg2": ("invariants", "gaussian", 2),
     "invariants-mixed-deg1": ("invariants-mixed", "chebyshev", 1),
+    "invariants-complete-deg2": ("invariants-complete", "gaussian", 2),
+    "invariants-channels-deg2": ("invariants-channels", "chebyshev", 2),
     "angular-fourier-deg2": ("angular-fourier", "gaussian", 2),
     "moment-tensors-deg1": ("moment-tensors", "chebyshev", 1),
     "symmetry-functions-deg1": ("symmetry-functions", "chebyshev", 1),

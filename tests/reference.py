@@ -80,10 +80,12 @@ def polynomial_energy(G, species, terms, coefficients):
     return E
 
 
-def trivial_multiplicity(ls) -> int:
-    """Number of O(3) invariants in the product of Sym^k(V_l) over the distinct l of ``ls``
-    (k = how often l occurs), from characters: SO(3) class functions integrated over the
-    rotation angle, parity (-1)^(sum l). Independent of the coupling-tree construction."""
+def trivial_multiplicity(ls, groups=None) -> int:
+    """Number of O(3) invariants in the product of Sym^k(V_l) over the distinct factors of
+    ``ls`` (factors with equal l and equal ``groups`` label are one vector; k = how often it
+    occurs; all equal-l factors are one vector without ``groups``), from characters: SO(3) class
+    functions integrated over the rotation angle, parity (-1)^(sum l). Independent of the
+    coupling-tree construction."""
     from collections import Counter
 
     if sum(ls) % 2:
@@ -96,7 +98,7 @@ def trivial_multiplicity(ls) -> int:
         return np.exp(1j * np.outer(angle, m)).sum(axis=1)
 
     total = np.ones(n, dtype=complex)
-    for l, k in Counter(ls).items():
+    for (l, _), k in Counter(zip(ls, groups if groups is not None else [0] * len(ls))).items():
         h = [np.ones(n, dtype=complex)]
         power = [None] + [chi(l, j * w) for j in range(1, k + 1)]
         for kk in range(1, k + 1):
@@ -235,24 +237,53 @@ def contract_coupling(T, factors):
     return out
 
 
-def invariant_definitions(orders, n_species, mixed_orders=()):
-    """Every invariant of an ``InvariantDescriptor(orders, mixed_orders)``, in its documented order,
-    as ``(order, element s, radial index of each factor, ls, dense real coupling tensor)``.
+def invariant_definitions(orders, n_species, mixed_orders=(), element_coupling="compact"):
+    """Every invariant of an ``InvariantDescriptor(orders, mixed_orders, element_coupling)`` with
+    ``n_species`` element channels, in its documented order, as ``(order, element channel of each
+    factor, radial index of each factor, ls, dense real coupling tensor)``.
 
     Compact orders: for each multiset ``l_1 <= .. <= l_p <= l_max`` with even sum, each committed
-    coupling tensor (``coupling.table_selection`` + ``coupling.invariant_tensors``), each element,
+    coupling tensor (``coupling.table_selection`` + ``coupling.invariant_tensors``), each channel,
     each ``n < n_max``. Mixed orders: every multiset of factors ``(l, n)`` sorted by (l, n), with
-    the tensors selected for that pattern of equal factors (``coupling.select_invariants``)."""
+    the tensors selected for that pattern of equal factors (``coupling.select_invariants``), each
+    channel. Complete element coupling: the factors' channels are independent too: multisets of
+    ``(l, k)`` (then each n) or of ``(l, k, n)`` (mixed orders); a multiset whose equal-l factors
+    are all one vector takes the committed tensors."""
     return _invariant_definitions(tuple(tuple(int(v) for v in o) for o in orders), int(n_species),
-                                  tuple(int(p) for p in mixed_orders))
+                                  tuple(int(p) for p in mixed_orders), element_coupling)
 
 
 @functools.cache
-def _invariant_definitions(orders, n_species, mixed_orders):
+def _invariant_definitions(orders, n_species, mixed_orders, element_coupling):
     from linpot.descriptors.coupling import invariant_tensors, select_invariants, table_selection
+
+    def tensors(combo, ls):
+        """The coupling tensors of factors ``combo`` (tuples starting with l): equal tuples are one vector."""
+        groups = [sorted({x for x in combo if x[0] == y[0]}).index(y) for y in combo]
+        return invariant_tensors(ls, select_invariants(ls, groups=groups))
 
     out = []
     for p, n_max, l_max in orders:
+        if element_coupling == "complete":
+            if p in mixed_orders:
+                items = [(l, k, n) for l in range(l_max + 1) for k in range(n_species) for n in range(n_max)]
+                for combo in itertools.combinations_with_replacement(items, p):
+                    ls = tuple(c[0] for c in combo)
+                    if sum(ls) % 2 == 0:
+                        for T in tensors(combo, ls):
+                            out.append((p, tuple(c[1] for c in combo), tuple(c[2] for c in combo), ls, T))
+                continue
+            items = [(l, k) for l in range(l_max + 1) for k in range(n_species)]
+            for combo in itertools.combinations_with_replacement(items, p):
+                ls = tuple(c[0] for c in combo)
+                if sum(ls) % 2:
+                    continue
+                one_vector = all(len({c for c in combo if c[0] == l}) == 1 for l in ls)
+                Ts = invariant_tensors(ls, table_selection(ls)) if one_vector else tensors(combo, ls)
+                for T in Ts:
+                    for n in range(n_max):
+                        out.append((p, tuple(c[1] for c in combo), (n,) * p, ls, T))
+            continue
         if p in mixed_orders:
             pairs = [(l, n) for l in range(l_max + 1) for n in range(n_max)]
             for combo in itertools.combinations_with_replacement(pairs, p):
@@ -260,11 +291,9 @@ def _invariant_definitions(orders, n_species, mixed_orders):
                 if sum(ls) % 2:
                     continue
                 ns = tuple(n for _, n in combo)
-                # factors with equal l and equal n are the same vector: label the distinct n per l
-                groups = [sorted({n for l2, n in combo if l2 == l}).index(n) for l, n in combo]
-                for T in invariant_tensors(ls, select_invariants(ls, groups=groups)):
+                for T in tensors(combo, ls):
                     for s in range(n_species):
-                        out.append((p, s, ns, ls, T))
+                        out.append((p, (s,) * p, ns, ls, T))
             continue
         for ls in itertools.combinations_with_replacement(range(l_max + 1), p):
             if sum(ls) % 2:
@@ -272,16 +301,20 @@ def _invariant_definitions(orders, n_species, mixed_orders):
             for T in invariant_tensors(ls, table_selection(ls)):
                 for s in range(n_species):
                     for n in range(n_max):
-                        out.append((p, s, (n,) * p, ls, T))
+                        out.append((p, (s,) * p, (n,) * p, ls, T))
     return out
 
 
-def invariants_of_expansions(a, definitions):
-    """``B[b, k]`` of a batch of expansions ``a[b, s, n, lm]`` by dense contraction."""
+def invariants_of_expansions(a, definitions, weights=None):
+    """``B[b, k]`` of a batch of expansions ``a[b, s, n, lm]`` per neighbour species by dense
+    contraction, after mixing the species into element channels ``a[b, k] = sum_s w[k, s] a[b, s]``
+    (one-hot without ``weights``)."""
     a = np.asarray(a, float)
+    if weights is not None:
+        a = np.einsum("ks,bsnl->bknl", np.asarray(weights, float), a)
     B = np.zeros((a.shape[0], len(definitions)))
-    for k, (_, s, ns, ls, T) in enumerate(definitions):
-        factors = [a[:, s, n, l * l:(l + 1) * (l + 1)] for n, l in zip(ns, ls)]
+    for k, (_, ks, ns, ls, T) in enumerate(definitions):
+        factors = [a[:, s, n, l * l:(l + 1) * (l + 1)] for s, n, l in zip(ks, ns, ls)]
         B[:, k] = contract_coupling(T, factors)
     return B
 
@@ -303,11 +336,14 @@ def pair_features_direct(envs, species, n_species, radial, r_cut):
     return G
 
 
-def invariant_features_direct(envs, species, n_species, radial, r_cut, orders, mixed_orders=()):
-    """Invariants of every environment: the expansion, then dense contractions."""
+def invariant_features_direct(envs, species, n_species, radial, r_cut, orders, mixed_orders=(),
+                              element_coupling="compact", weights=None):
+    """Invariants of every environment: the expansion per neighbour species, mixed into element
+    channels by ``weights`` (K x n_species; one-hot without), then dense contractions."""
     l_max = max(int(o[2]) for o in orders)
     a = np.array([density_expansion(v, species[j], n_species, radial, r_cut, l_max) for v, j in envs])
-    return invariants_of_expansions(a, invariant_definitions(orders, n_species, mixed_orders))
+    n_channels = n_species if weights is None else len(weights)
+    return invariants_of_expansions(a, invariant_definitions(orders, n_channels, mixed_orders, element_coupling), weights)
 
 
 def moment_tensor_features_direct(envs, species, n_species, radial, r_cut, level_max, nu_max, max_factors, mu_weight):
@@ -357,7 +393,8 @@ def features_direct_many(spec: dict, geometries, numbers, pbc):
     if spec["kind"] == "pair":
         G = pair_features_direct(*args)
     elif spec["kind"] == "invariants":
-        G = invariant_features_direct(*args, spec["orders"], spec.get("mixed_orders") or ())
+        G = invariant_features_direct(*args, spec["orders"], spec.get("mixed_orders") or (),
+                                      spec.get("element_coupling", "compact"), (spec.get("channels") or {}).get("weights"))
     elif spec["kind"] == "moment-tensors":
         G = moment_tensor_features_direct(*args, int(spec["level_max"]), int(spec["nu_max"]), int(spec["max_factors"]),
                                           int(spec["mu_weight"]))

@@ -49,12 +49,23 @@ def random_rotation(rng, proper=True):
     return q if proper else -q
 
 
-ALL = dict(STRUCTURES, binary=binary_cell)
+def ternary_cell() -> Atoms:
+    """Al, Ni and Cu on a rattled fcc cell (every element pair and triple within the cutoff)."""
+    atoms = binary_cell(seed=3)
+    symbols = atoms.get_chemical_symbols()
+    for k in range(1, len(atoms), 3):
+        symbols[k] = "Cu"
+    atoms.set_chemical_symbols(symbols)
+    return atoms
+
+
+ALL = dict(STRUCTURES, binary=binary_cell, ternary=ternary_cell)
+ELEMENTS = {"binary": ("Al", "Ni"), "ternary": ("Al", "Ni", "Cu")}
 
 
 def model_for(name, family):
     descriptor, radial_kind, degree = family
-    elements = ("Al", "Ni") if name == "binary" else ("Cu",)
+    elements = ELEMENTS.get(name, ("Cu",))
     return make_model(elements=elements, kind=radial_kind, degree=degree, n_basis=4, family=descriptor)
 
 

@@ -61,6 +61,8 @@ def structures(elements):
         cell.set_chemical_symbols([elements[0]] * len(cell))
         return {"cluster": cluster(elements, 1), "triclinic": triclinic_cell(seed=4, n_atoms=3, symbols=elements),
                 "small": cell}
+    if len(elements) == 3:
+        return {"cluster": cluster(elements, 3), "triclinic": triclinic_cell(seed=6, n_atoms=5, symbols=elements)}
     return {"cluster": cluster(elements, 2), "triclinic": triclinic_cell(seed=5, n_atoms=4, symbols=elements),
             "small": small_binary_cell()}
 
@@ -81,22 +83,51 @@ def twin_invariants_of_vectors(descriptor, neighbour_species):
     spec = descriptor.spec()
     n_species = len(spec["elements"])
     l_max = max(o[2] for o in spec["orders"])
-    definitions = invariant_definitions(spec["orders"], n_species, spec.get("mixed_orders") or ())
+    weights = (spec.get("channels") or {}).get("weights")
+    definitions = invariant_definitions(spec["orders"], n_species if weights is None else len(weights),
+                                        spec.get("mixed_orders") or (), spec.get("element_coupling", "compact"))
 
     def features(batch):
         a = density_expansion(np.array(batch), neighbour_species, n_species, spec["radial"], spec["cutoff"], l_max)
-        return invariants_of_expansions(a, definitions)
+        return invariants_of_expansions(a, definitions, weights)
 
     return features
+
+
+#: element-resolved invariants: complete (independent element channels), complete with mixed
+#: radial indices, and two weighted element channels (properties) coupled compactly and completely
+ELEMENT_RESOLVED = {
+    "complete": dict(orders=[[1, 2, 0], [2, 2, 3], [3, 2, 2], [4, 1, 2]], element_coupling="complete"),
+    "complete-mixed": dict(orders=[[1, 2, 0], [2, 2, 2], [3, 2, 1]], mixed_orders=[2, 3], element_coupling="complete"),
+    "channels-compact": dict(orders=[[1, 2, 0], [2, 2, 3], [3, 2, 2], [4, 1, 2]],
+                             channels={"kind": "properties", "n_channels": 2}),
+    "channels-complete": dict(orders=[[1, 2, 0], [2, 2, 3], [3, 2, 2]], element_coupling="complete",
+                              channels={"kind": "properties", "n_channels": 2}),
+}
 
 
 @pytest.mark.parametrize("elements", [("Cu",), ("Al", "Ni")], ids=["one-element", "two-elements"])
 @pytest.mark.parametrize("radial", sorted(RADIAL))
 @pytest.mark.parametrize("kind", sorted(INVARIANTS))
 def test_invariant_kernel_equals_its_twin(kind, radial, elements):
-    d = InvariantDescriptor(list(elements), cutoff=CUTOFF, radial=RADIAL[radial], **INVARIANTS[kind])
+    check_invariants_against_twin(InvariantDescriptor(list(elements), cutoff=CUTOFF, radial=RADIAL[radial],
+                                                      **INVARIANTS[kind]))
+
+
+@pytest.mark.parametrize("elements", [("Al", "Ni"), ("Al", "Ni", "Cu")], ids=["two-elements", "three-elements"])
+@pytest.mark.parametrize("kind", sorted(ELEMENT_RESOLVED))
+def test_element_resolved_invariants_equal_their_twin(kind, elements):
+    check_invariants_against_twin(InvariantDescriptor(list(elements), cutoff=CUTOFF, radial=RADIAL["gaussian"],
+                                                      **ELEMENT_RESOLVED[kind]))
+
+
+def check_invariants_against_twin(d):
+    """Features and per-pair derivatives of the kernel against the twin on :func:`structures`."""
+    elements = tuple(d.elements)
     spec = d.spec()
-    assert d.n_features == len(invariant_definitions(spec["orders"], len(elements), spec["mixed_orders"]))
+    weights = (spec.get("channels") or {}).get("weights")
+    assert d.n_features == len(invariant_definitions(spec["orders"], len(elements) if weights is None else len(weights),
+                                                     spec["mixed_orders"], spec.get("element_coupling", "compact")))
     cases = structures(elements)
     fast = {name: d.compute(atoms.positions, atoms.numbers, atoms.cell.array, atoms.pbc) for name, atoms in cases.items()}
     twin = {name: features_direct(d.spec(), atoms.positions, atoms.numbers, atoms.cell.array, atoms.pbc)

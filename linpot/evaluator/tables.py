@@ -37,11 +37,13 @@ COMPILED_KINDS = ("pair", "invariants", "moment-tensors")
 def supports(potential) -> bool:
     """Whether the compiled evaluator knows the potential's descriptor family (others run the
     model's own reverse mode; SNAP runs natively in LAMMPS, :mod:`linpot.interfaces.snap_files`): pair
-    features and compact invariants with any polynomial model, moment tensors with a linear one."""
+    features and compact one-hot invariants with any polynomial model, moment tensors with a linear one.
+    Complete element-resolved, channel-weighted and mixed-radial invariants run in the model's
+    reverse mode: the merged tables key each monomial by one channel."""
     d = potential.model.descriptor
     if d.kind == "moment-tensors":
         return potential.model.degree == 1
-    return d.kind in COMPILED_KINDS and not getattr(d, "mixed_orders", [])
+    return d.kind in COMPILED_KINDS and getattr(d, "compiles", True)
 
 
 def _merge_linear_features(coef, mean, scale, features, feature_terms):
@@ -111,22 +113,24 @@ def table_summary(tables: dict) -> dict:
 
 
 def _feature_definitions(descriptor) -> InvariantTables:
-    """Per feature: neighbour species, radial index, coupling type; per type its entries (a pair
-    feature is the order-1 invariant ``sqrt(4 pi) a[c, 00]``)."""
+    """Per feature: the channel ``s * N + n`` of its factors, coupling type; per type its entries
+    (a pair feature is the order-1 invariant ``sqrt(4 pi) a[c, 00]``)."""
     if descriptor.kind == "pair":
         N = descriptor.radial.n_basis
         n_feat = len(descriptor.elements) * N
-        feat_nq = np.zeros((n_feat, MAX_ORDER), dtype=np.int64)
-        feat_nq[:, 0] = np.tile(np.arange(N), len(descriptor.elements))
+        feat_channel = np.zeros((n_feat, MAX_ORDER), dtype=np.int64)
+        feat_channel[:, 0] = np.arange(n_feat)
         entry_lm = np.full((1, MAX_ORDER), -1, dtype=np.int64)
         entry_lm[0, 0] = 0
-        return InvariantTables(feat_species=np.repeat(np.arange(len(descriptor.elements)), N), feat_nq=feat_nq,
+        return InvariantTables(channel_weights=np.eye(len(descriptor.elements)), feat_channel=feat_channel,
                                feat_slot=np.zeros((n_feat, MAX_ORDER), dtype=np.int64),
                                feat_type=np.zeros(n_feat, dtype=np.int64),
                                type_entry_start=np.array([0, 1], dtype=np.int64), entry_lm=entry_lm,
                                entry_coef=np.array([math.sqrt(4.0 * math.pi)]), type_pos_l=entry_lm.copy())
     if descriptor.kind == "invariants":
-        # compact invariants: one radial index for all factors (mixed ones are not compiled)
+        if not descriptor.compiles:
+            raise LinpotInputError("the fast evaluator runs compact invariants with one-hot element channels and no "
+                                   "mixed radial indices only")
         return descriptor.kernel_tables()
     raise LinpotInputError(f"the fast evaluator does not know descriptor kind {descriptor.kind!r}")
 
@@ -143,7 +147,8 @@ def compile_tables(potential) -> dict:
             raise LinpotInputError("the fast evaluator runs linear moment-tensor models only")
         return _compile_moment_tensors(potential)
     features = _feature_definitions(d)
-    feat_species, feat_n, feat_type = features.feat_species, features.feat_nq[:, 0], features.feat_type
+    # compact invariants: every factor has the channel of the first
+    feat_channel, feat_type = features.feat_channel[:, 0], features.feat_type
     entry_start, entry_lm, entry_coef = features.type_entry_start, features.entry_lm, features.entry_coef
     N = d.radial.n_basis
     n_species = len(d.elements)
@@ -161,7 +166,7 @@ def compile_tables(potential) -> dict:
 
     def feature_terms(k):
         """Invariant k as monomials keyed by (channel, angular pattern)."""
-        c, t = int(feat_species[k] * N + feat_n[k]), int(feat_type[k])
+        c, t = int(feat_channel[k]), int(feat_type[k])
         return (((c, tuple(sorted(int(x) for x in entry_lm[e] if x >= 0))), float(entry_coef[e]))
                 for e in range(entry_start[t], entry_start[t + 1]))
 
@@ -210,7 +215,7 @@ def compile_tables(potential) -> dict:
         tuple_degree=np.array([sum(1 for x in row if x >= 0) for row in tuple_lm], dtype=np.int64),
         tuple_nch=np.array([int(np.nonzero(w)[0].max()) + 1 for w in tuple_w], dtype=np.int64),
         tuple_w=np.array(tuple_w, dtype=float).reshape(len(tuple_w), n_ch), const=const,
-        q_channel=np.array([feat_species[k] * N + feat_n[k] for k in q_features], dtype=np.int64),
+        q_channel=np.array([feat_channel[k] for k in q_features], dtype=np.int64),
         q_type=np.array([type_local[int(feat_type[k])] for k in q_features], dtype=np.int64),
         type_entry_start=entry_start, entry_lm=np.ascontiguousarray(entry_lm, dtype=np.int64),
         entry_coef=np.asarray(entry_coef, dtype=float),

@@ -1,18 +1,21 @@
 """Rotational invariants of the neighbour-density expansion and their derivatives.
 
-``a_{c,lm}(i) = sum_{j: species(j) = s} f_n(r_ij) Y_lm(r_ij / r_ij)`` for channel ``c = s * N + n``;
-invariant k (element ``s_k``, coupling type ``t_k``, radial index ``n_kq`` of each factor q) is
-``B_k(i) = sum_e coef_e prod_q a_{s_k N + n_kq, lm_{e,q}}(i)`` over the nonzero entries e of the
-type's coupling tensor (all ``n_kq`` equal for the compact invariants). Its derivative with
-respect to the pair vector r_ij is ``sum_{q, lm} dB_k/da_{c_kq, lm} d(f_n Y_lm)/dr_ij``, computed per
-neighbour (linear in neighbours).
+``a_{c,lm}(i) = sum_j w[k, s_j] f_n(r_ij) Y_lm(r_ij / r_ij)`` for channel ``c = k * N + n``:
+element channel ``k`` (``w`` one-hot per element, the default, or a few weighted channels) and
+radial index ``n``. Invariant k (coupling type ``t_k``, channel ``c_kq`` of each factor q) is
+``B_k(i) = sum_e coef_e prod_q a_{c_kq, lm_{e,q}}(i)`` over the nonzero entries e of the type's
+coupling tensor (all ``c_kq`` equal for the compact invariants; independent element channels or
+radial indices for the complete and mixed ones). Its derivative with respect to the pair vector
+r_ij is ``sum_{q, lm} dB_k/da_{c_kq, lm} w[k_q, s_j] d(f_n Y_lm)/dr_ij``, computed per neighbour
+(linear in neighbours).
 
 Two ways to the forces: ``invariant_features`` gives every ``dB_k/dr_ij`` (the design matrix
 needs them); ``invariant_backward`` takes ``dE/dB`` and goes through ``dE/da`` (reverse mode),
 at a cost independent of the number of invariants per neighbour.
 
-The gradient of invariant k with respect to the expansion is kept per radial index of its
-element's block, ``gB[k, n, lm] = dB_k / da_{s_k N + n, lm}``, for the (n, l) of its factors only.
+The gradient of invariant k with respect to the expansion is kept per distinct factor,
+``gB[k, q, lm] = dB_k / da_{c_kq, lm}`` for the first factor q of each distinct vector (same l
+and channel; ``feat_slot``): a compact invariant costs its distinct l, not its order.
 """
 
 from __future__ import annotations
@@ -22,20 +25,22 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
-from .expansion import density_expansion, expansion_pair_gradient
+from .expansion import channel_density_expansion, expansion_pair_gradient, species_expansion_gradient
 from .forces import add_pair_force
 from .polynomial import monomial_value, monomial_value_gradient
 
 
 class InvariantTables(NamedTuple):
-    """An invariant descriptor as kernel arguments. Per invariant k: element ``feat_species``,
-    radial index of each factor ``feat_nq[k, q]``, the first factor that is the same vector
-    (same l and radial index) ``feat_slot[k, q]``, coupling type ``feat_type``. Per type t: its
-    entries ``type_entry_start[t]:type_entry_start[t+1]`` (``entry_lm`` -1 padded, ``entry_coef``)
-    and the l of each factor ``type_pos_l[t, q]`` (-1 padded)."""
+    """An invariant descriptor as kernel arguments. ``channel_weights[k, s]``: weight of a
+    neighbour of species s in element channel k (the identity for one channel per element). Per
+    invariant k: channel ``k' * N + n`` of each factor ``feat_channel[k, q]``, the first factor
+    that is the same vector (same l and channel) ``feat_slot[k, q]``, coupling type
+    ``feat_type``. Per type t: its entries ``type_entry_start[t]:type_entry_start[t+1]``
+    (``entry_lm`` -1 padded, ``entry_coef``) and the l of each factor ``type_pos_l[t, q]`` (-1
+    padded)."""
 
-    feat_species: np.ndarray
-    feat_nq: np.ndarray
+    channel_weights: np.ndarray
+    feat_channel: np.ndarray
     feat_slot: np.ndarray
     feat_type: np.ndarray
     type_entry_start: np.ndarray
@@ -45,37 +50,35 @@ class InvariantTables(NamedTuple):
 
 
 @njit(cache=True)
-def _invariants(a, N, tables, values, gB, with_gradient, factors, prefix):
-    """values[k] = B_k and, if with_gradient, gB[k, n, lm] = dB_k / da_{s_k N + n, lm} for the
-    (n, l) of its factors (zeroed here; factors that are the same vector share it, so a compact
-    invariant costs its distinct l, not its order). ``factors`` (one row of ``entry_lm.shape[1]``),
-    ``prefix``: scratch."""
-    feat_species, feat_nq, feat_slot, feat_type = tables.feat_species, tables.feat_nq, tables.feat_slot, tables.feat_type
+def _invariants(a, tables, values, gB, with_gradient, x, factors, prefix):
+    """values[k] = B_k and, if with_gradient, gB[k, q, lm] = dB_k / da_{c_kq, lm} for the first
+    factor q of each distinct vector (zeroed here). ``x`` (``p_max * n_lm``): the invariant's
+    distinct factor vectors, gathered; ``factors`` (one row of ``entry_lm.shape[1]``), ``prefix``:
+    scratch."""
+    feat_channel, feat_slot, feat_type = tables.feat_channel, tables.feat_slot, tables.feat_type
     type_entry_start, entry_lm, entry_coef, type_pos_l = (tables.type_entry_start, tables.entry_lm, tables.entry_coef,
                                                           tables.type_pos_l)
     n_lm = a.shape[1]
     p_max = entry_lm.shape[1]
     for k in range(feat_type.shape[0]):
-        base = feat_species[k] * N
         t = feat_type[k]
-        # the element's block of the expansion, flat: factor q is x[feat_nq[k, q] * n_lm + lm]
-        x = a[base:base + N].reshape(-1)
+        for q in range(p_max):
+            l = type_pos_l[t, q]
+            if l < 0:
+                break
+            if feat_slot[k, q] != q:
+                continue
+            c = feat_channel[k, q]
+            for lm in range(l * l, (l + 1) * (l + 1)):
+                x[q * n_lm + lm] = a[c, lm]
+                if with_gradient:
+                    gB[k, q, lm] = 0.0
         g = gB[k if with_gradient else 0].reshape(-1)
-        if with_gradient:
-            for q in range(p_max):
-                l = type_pos_l[t, q]
-                if l < 0:
-                    break
-                if feat_slot[k, q] != q:
-                    continue
-                n = feat_nq[k, q]
-                for lm in range(l * l, (l + 1) * (l + 1)):
-                    gB[k, n, lm] = 0.0
         value = 0.0
         for e in range(type_entry_start[t], type_entry_start[t + 1]):
             for q in range(p_max):
                 lm = entry_lm[e, q]
-                factors[0, q] = -1 if lm < 0 else feat_nq[k, q] * n_lm + lm
+                factors[0, q] = -1 if lm < 0 else feat_slot[k, q] * n_lm + lm
             if with_gradient:
                 value += monomial_value_gradient(x, factors, 0, entry_coef[e], g, prefix, False)
             else:
@@ -84,11 +87,14 @@ def _invariants(a, N, tables, values, gB, with_gradient, factors, prefix):
 
 
 @njit(cache=True)
-def _scratch(N, n_lm, n_species, tables, with_gradient):
-    """Per-atom buffers: the expansion ``a``, the gradients ``gB`` (if asked) and the monomial scratch rows."""
+def _scratch(N, n_lm, tables, with_gradient):
+    """Per-atom buffers: the expansion ``a`` (all element channels), the gradients ``gB`` (if
+    asked), the gathered factors ``x`` and the monomial scratch rows."""
     p_max = tables.entry_lm.shape[1]
-    gB = np.zeros((tables.feat_type.shape[0], N, n_lm) if with_gradient else (1, 1, 1))
-    return np.zeros((n_species * N, n_lm)), gB, np.zeros((1, p_max), dtype=np.int64), np.zeros(p_max + 1)
+    n_channels = tables.channel_weights.shape[0]
+    gB = np.zeros((tables.feat_type.shape[0], p_max, n_lm) if with_gradient else (1, p_max, n_lm))
+    return (np.zeros((n_channels * N, n_lm)), gB, np.zeros(p_max * n_lm), np.zeros((1, p_max), dtype=np.int64),
+            np.zeros(p_max + 1))
 
 
 @njit(cache=True)
@@ -99,8 +105,8 @@ def invariant_features(pair_start, species_j, f, df, Y, dY, unit, n_species, tab
     ``f, df`` (n_pairs, N): radial basis and derivative; ``Y, dY``: real harmonics and their
     gradients; ``unit``: r_ij / |r_ij|; ``tables``: :class:`InvariantTables`.
     """
-    feat_species, feat_nq, feat_slot, feat_type = tables.feat_species, tables.feat_nq, tables.feat_slot, tables.feat_type
-    type_pos_l = tables.type_pos_l
+    feat_channel, feat_slot, feat_type = tables.feat_channel, tables.feat_slot, tables.feat_type
+    type_pos_l, weights = tables.type_pos_l, tables.channel_weights
     n_atoms = pair_start.shape[0] - 1
     n_pairs = f.shape[0]
     N = f.shape[1]
@@ -109,11 +115,11 @@ def invariant_features(pair_start, species_j, f, df, Y, dY, unit, n_species, tab
     p_max = type_pos_l.shape[1]
     G = np.zeros((n_atoms, n_feat))
     dG = np.zeros((n_pairs, n_feat, 3))
-    a, gB, factors, prefix = _scratch(N, n_lm, n_species, tables, True)
+    a, gB, x, factors, prefix = _scratch(N, n_lm, tables, True)
     D = np.zeros((N, n_lm, 3))
     for i in range(n_atoms):
-        density_expansion(pair_start[i], pair_start[i + 1], species_j, f, Y, a)
-        _invariants(a, N, tables, G[i], gB, True, factors, prefix)
+        channel_density_expansion(pair_start[i], pair_start[i + 1], species_j, weights, f, Y, a)
+        _invariants(a, tables, G[i], gB, True, x, factors, prefix)
         for p in range(pair_start[i], pair_start[i + 1]):
             for n in range(N):
                 fn = f[p, n]
@@ -125,8 +131,6 @@ def invariant_features(pair_start, species_j, f, df, Y, dY, unit, n_species, tab
                     D[n, lm, 2] = y * unit[p, 2] + fn * dY[p, lm, 2]
             s_j = species_j[p]
             for k in range(n_feat):
-                if feat_species[k] != s_j:
-                    continue
                 t = feat_type[k]
                 gx = 0.0
                 gy = 0.0
@@ -137,12 +141,16 @@ def invariant_features(pair_start, species_j, f, df, Y, dY, unit, n_species, tab
                         break
                     if feat_slot[k, q] != q:
                         continue
-                    n = feat_nq[k, q]
+                    ch = feat_channel[k, q] // N
+                    w = weights[ch, s_j]
+                    if w == 0.0:
+                        continue
+                    n = feat_channel[k, q] - ch * N
                     for lm in range(l * l, (l + 1) * (l + 1)):
-                        w = gB[k, n, lm]
-                        gx += w * D[n, lm, 0]
-                        gy += w * D[n, lm, 1]
-                        gz += w * D[n, lm, 2]
+                        v = w * gB[k, q, lm]
+                        gx += v * D[n, lm, 0]
+                        gy += v * D[n, lm, 1]
+                        gz += v * D[n, lm, 2]
                 dG[p, k, 0] = gx
                 dG[p, k, 1] = gy
                 dG[p, k, 2] = gz
@@ -155,19 +163,20 @@ def invariant_values(pair_start, species_j, f, Y, n_species, tables):
     n_atoms = pair_start.shape[0] - 1
     N = f.shape[1]
     G = np.zeros((n_atoms, tables.feat_type.shape[0]))
-    a, gB, factors, prefix = _scratch(N, Y.shape[1], n_species, tables, False)
+    a, gB, x, factors, prefix = _scratch(N, Y.shape[1], tables, False)
     for i in range(n_atoms):
-        density_expansion(pair_start[i], pair_start[i + 1], species_j, f, Y, a)
-        _invariants(a, N, tables, G[i], gB, False, factors, prefix)
+        channel_density_expansion(pair_start[i], pair_start[i + 1], species_j, tables.channel_weights, f, Y, a)
+        _invariants(a, tables, G[i], gB, False, x, factors, prefix)
     return G
 
 
 @njit(cache=True)
 def invariant_backward(pair_start, pair_j, species_j, vectors, f, df, Y, dY, unit, n_species, tables, dEdG):
     """Forces (n_atoms, 3) and virial (Voigt, eV) from ``dEdG[i, k] = dE/dB_k(i)`` in reverse mode:
-    ``dE/da_{c,lm} = sum_k dE/dB_k dB_k/da_{c,lm}``, then ``dE/dr_ij = sum_{n,lm} dE/da d(f_n Y_lm)/dr_ij``."""
-    feat_species, feat_nq, feat_slot, feat_type = tables.feat_species, tables.feat_nq, tables.feat_slot, tables.feat_type
-    type_pos_l = tables.type_pos_l
+    ``dE/da_{c,lm} = sum_k dE/dB_k dB_k/da_{c,lm}``, per neighbour species
+    ``sum_k' w[k', s] dE/da_{k' N + n, lm}``, then ``dE/dr_ij = sum_{n,lm} dE/da d(f_n Y_lm)/dr_ij``."""
+    feat_channel, feat_slot, feat_type = tables.feat_channel, tables.feat_slot, tables.feat_type
+    type_pos_l, weights = tables.type_pos_l, tables.channel_weights
     n_atoms = pair_start.shape[0] - 1
     N = f.shape[1]
     n_lm = Y.shape[1]
@@ -175,18 +184,18 @@ def invariant_backward(pair_start, pair_j, species_j, vectors, f, df, Y, dY, uni
     p_max = type_pos_l.shape[1]
     forces = np.zeros((n_atoms, 3))
     virial = np.zeros(6)
-    a, gB, factors, prefix = _scratch(N, n_lm, n_species, tables, True)
-    dEda = np.zeros((n_species * N, n_lm))
+    a, gB, x, factors, prefix = _scratch(N, n_lm, tables, True)
+    dEda = np.zeros_like(a)
+    dEdas = np.zeros((weights.shape[1] * N, n_lm))
     values = np.zeros(n_feat)
     for i in range(n_atoms):
-        density_expansion(pair_start[i], pair_start[i + 1], species_j, f, Y, a)
-        _invariants(a, N, tables, values, gB, True, factors, prefix)
+        channel_density_expansion(pair_start[i], pair_start[i + 1], species_j, weights, f, Y, a)
+        _invariants(a, tables, values, gB, True, x, factors, prefix)
         dEda[:, :] = 0.0
         for k in range(n_feat):
             w = dEdG[i, k]
             if w == 0.0:
                 continue
-            base = feat_species[k] * N
             t = feat_type[k]
             for q in range(p_max):
                 l = type_pos_l[t, q]
@@ -194,12 +203,12 @@ def invariant_backward(pair_start, pair_j, species_j, vectors, f, df, Y, dY, uni
                     break
                 if feat_slot[k, q] != q:
                     continue
-                n = feat_nq[k, q]
+                c = feat_channel[k, q]
                 for lm in range(l * l, (l + 1) * (l + 1)):
-                    dEda[base + n, lm] += w * gB[k, n, lm]
+                    dEda[c, lm] += w * gB[k, q, lm]
+        species_expansion_gradient(dEda, weights, N, dEdas)
         for p in range(pair_start[i], pair_start[i + 1]):
-            base = species_j[p] * N
-            gx, gy, gz = expansion_pair_gradient(p, base, dEda, f, df, Y, dY, unit)
+            gx, gy, gz = expansion_pair_gradient(p, species_j[p] * N, dEdas, f, df, Y, dY, unit)
             add_pair_force(i, pair_j[p], vectors[p, 0], vectors[p, 1], vectors[p, 2], gx, gy, gz, forces,
                            virial)
     return forces, virial
