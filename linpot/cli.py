@@ -1,5 +1,5 @@
 """Command line: ``linpot fit``, ``evaluate``, ``info``, ``export``, ``md``, ``lammps``, ``pareto``,
-``compare``, ``properties``, ``bench``, ``grade-setup``, ``select``, ``presets`` and ``coupling-tables``
+``compare``, ``properties``, ``hull``, ``bench``, ``grade-setup``, ``select``, ``presets`` and ``coupling-tables``
 (``linpot COMMAND --help``).
 
 A thin layer over the library. A user's mistake (bad file, bad option, unknown element) ends
@@ -596,6 +596,22 @@ def cmd_properties(args) -> int:
     return 0
 
 
+def cmd_hull(args) -> int:
+    from .analysis.hull import hull_report, select_config_types
+    from .potential import load
+    from .structures import read_datasets
+
+    output = args.output or f"hull-{Path(args.potential).stem}"
+    if os.path.exists(output) and not os.path.isdir(output):
+        raise LinpotInputError("output path exists and is not a directory", output)
+    potential = load(args.potential)
+    ds = select_config_types(read_datasets(args.files), args.config_type)
+    _, markdown = hull_report(potential, ds, output, title=f"{Path(args.potential).name} on {', '.join(args.files)}")
+    _write_stdout(markdown)
+    log.info("wrote %s (hull.md, hull.json%s)", output, ", hull.png" if len(ds.elements) == 2 else "")
+    return 0
+
+
 def cmd_bench(args) -> int:
     from .analysis.database import run_bench, summary_table
     from .fit import dask_client
@@ -748,6 +764,14 @@ def build_parser() -> argparse.ArgumentParser:
                        help="sections to leave out")
     props.add_argument("-o", "--output", metavar="DIR", help="folder for properties.md/.json and plots (default properties-POT)")
     props.set_defaults(func=cmd_properties)
+
+    hull = sub.add_parser("hull", help="formation energies and the convex hull, DFT against a potential")
+    hull.add_argument("potential", metavar="POT")
+    hull.add_argument("files", nargs="+", metavar="DATA", help="labelled structures, with the pure elements among them")
+    hull.add_argument("--config-type", nargs="+", metavar="NAME",
+                      help="only these config_types (the pure-element references are taken among them too)")
+    hull.add_argument("-o", "--output", metavar="DIR", help="folder for hull.md, hull.json, hull.png (default hull-POT)")
+    hull.set_defaults(func=cmd_hull)
 
     bench = sub.add_parser("bench", help="fit, evaluate and characterise every element of a database of datasets")
     bench.add_argument("database", metavar="DB", help="folder of <source>/<element>/{train,test}.xyz (e.g. data)")

@@ -50,6 +50,21 @@ def test_discover_reads_layout_and_manifests(mini_db):
     assert [e.key for e in entries] == ["alpha-Cu", "beta-Mo"]
 
 
+def test_discover_skips_multi_element_sets(tmp_path):
+    """A folder listed under [systems.<name>] (an alloy, an oxide) is not a bench entry; its
+    elemental neighbours are. The shipped database keeps its binaries out of the bench too."""
+    frames = ase.io.read(REPO / "data" / "mlearn" / "Cu" / "test.xyz", "0:2")
+    for name in ("Cu", "CuAg"):
+        (tmp_path / "src" / name).mkdir(parents=True)
+        ase.io.write(tmp_path / "src" / name / "train.xyz", frames, format="extxyz")
+    (tmp_path / "src" / "manifest.toml").write_text(
+        '[elements.Cu]\nstructure = "fcc"\n[systems.CuAg]\nelements = ["Ag", "Cu"]\n')
+    assert [e.key for e in database.discover(tmp_path)] == ["src-Cu"]
+    shipped = [e.key for e in database.discover(REPO / "data")]
+    assert "snap_nbmotaw-Nb" in shipped
+    assert not any(key.endswith(("-NbMo", "-MgO")) for key in shipped)
+
+
 def test_bench_end_to_end_and_reuse(mini_db, capsys, monkeypatch):
     out = mini_db / "report"
     args = ["bench", str(mini_db / "data"), "--recipes", str(mini_db / "recipes"), "--descriptor", "pair",

@@ -2,7 +2,9 @@
 
 A database is a folder laid out as ``DB/<source>/<El>/{train,test}.xyz`` with an optional
 ``DB/<source>/manifest.toml`` per source (licence, citation, DFT settings, labels, and per element
-its ground-state ``structure``: fcc, bcc, hcp, ...). For every element folder, ``bench``:
+its ground-state ``structure``: fcc, bcc, hcp, ...). A folder the manifest lists under
+``[systems.<name>]`` instead of ``[elements.<El>]`` holds a multi-element set (an alloy, an oxide):
+the bench, which characterises elements, skips it. For every element folder, ``bench``:
 
 1. fits a potential: the recipe ``RECIPES/<source>-<El>.toml`` if there is one (its data are
    replaced by the element folder's files), else the chosen descriptor (``auto`` by default:
@@ -67,7 +69,8 @@ class Entry:
 
 
 def discover(root) -> list[Entry]:
-    """Every ``<source>/<El>/train.xyz`` below ``root``, sorted by source and element."""
+    """Every ``<source>/<El>/train.xyz`` below ``root``, sorted by source and element; folders that
+    their source's manifest lists under ``[systems.<name>]`` (multi-element sets) are skipped."""
     root = Path(root)
     if not root.is_dir():
         raise LinpotInputError("database folder not found", str(root))
@@ -83,6 +86,9 @@ def discover(root) -> list[Entry]:
         for folder in sorted(p for p in source.iterdir() if p.is_dir()):
             train = folder / "train.xyz"
             if not train.is_file():
+                continue
+            if folder.name in manifest.get("systems", {}) and folder.name not in manifest.get("elements", {}):
+                log.info("%s: skipped (a multi-element set, [systems.%s] in its manifest)", folder, folder.name)
                 continue
             test = folder / "test.xyz"
             entries.append(Entry(source.name, folder.name, train, test if test.is_file() else None,
