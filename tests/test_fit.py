@@ -207,3 +207,30 @@ def test_unknown_stress_part_is_a_one_line_error(tmp_path):
     recipe.write_text('[fit]\nstress = "trace"\n')
     with pytest.raises(LinpotInputError, match="stress must be"):
         load_config(recipe)
+
+
+def test_config_types_of_weight_zero_are_left_out_of_the_fit():
+    """A config_type of weight 0 changes nothing (bit for bit), however wrong its labels: its
+    structures are left out before the design matrix, not only weighted away."""
+    from ase.calculators.singlepoint import SinglePointCalculator
+
+    truth, c_true = make_model(n_basis=3, degree=2, cutoff=5.0, seed=4)
+    frames = labelled(truth, c_true, [distorted_fcc(seed=s, repeat=(1, 1, 2)) for s in range(8)])
+    extreme = []
+    for s in range(3):
+        atoms = distorted_fcc(seed=20 + s, repeat=(1, 1, 2), rattle=0.3)
+        atoms.calc = SinglePointCalculator(atoms, energy=1e3, forces=np.full((len(atoms), 3), 50.0), stress=np.ones(6))
+        atoms.info["config_type"] = "extreme"
+        extreme.append(atoms)
+    config = merge(load_config(), {
+        "descriptor": {"cutoff": 5.0, "radial": {"kind": "chebyshev", "n_basis": 3}},
+        "model": {"degree": 2},
+        "fit": {"alphas": [1e-10, 1e-6], "validation_fraction": 0.2, "config_type_weights": {"extreme": 0.0}},
+    })
+    pot, _ = fit_potential(Dataset.from_atoms(frames), config)
+    with_extreme, _ = fit_potential(Dataset.from_atoms(extreme[:2] + frames + extreme[2:]), config)
+    assert with_extreme.coefficients.tobytes() == pot.coefficients.tobytes()
+    # control: with a small nonzero weight the extreme structures do change the fit
+    config["fit"]["config_type_weights"] = {"extreme": 1e-3}
+    weighted, _ = fit_potential(Dataset.from_atoms(extreme[:2] + frames + extreme[2:]), config)
+    assert np.abs(weighted.coefficients - pot.coefficients).max() > 1e-6

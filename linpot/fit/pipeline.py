@@ -112,6 +112,15 @@ def fit_potential(train, config: dict, client=None, fold_coefficients: list | No
     if len(train) == 0:
         raise LinpotInputError("training dataset is empty")
     fit_cfg = config["fit"]
+    left_out = sorted(t for t, w in dict(fit_cfg.get("config_type_weights") or {}).items() if float(w) == 0.0)
+    if left_out:
+        # weight 0: the structures would add nothing but their design-matrix cost
+        keep = np.nonzero(~np.isin(np.asarray(train.config_type), left_out))[0]
+        log.info("config_type_weights: %d structures of weight 0 (%s) left out of the fit",
+                 len(train) - len(keep), ", ".join(left_out))
+        train = train.subset(keep)
+        if len(train) == 0:
+            raise LinpotInputError("every training structure has config_type weight 0")
     method = fit_cfg.get("method", "ridge")
     elements = config.get("elements") or train.elements
     times, memory = {}, {}

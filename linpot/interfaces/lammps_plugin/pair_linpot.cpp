@@ -338,7 +338,7 @@ void PairLinpot::read_file(const std::string &path)
     if (!pot.contains("evaluator_tables")) {
       std::string kind = "unknown";
       int degree = 1;
-      bool mixed = false;
+      bool mixed = false, complete = false, channels = false;
       if (pot.contains("model") && pot["model"].is_object()) {
         const json &model = pot["model"];
         degree = model.value("degree", 1);
@@ -346,9 +346,13 @@ void PairLinpot::read_file(const std::string &path)
           kind = model["descriptor"].value("kind", std::string("unknown"));
           const json &d = model["descriptor"];
           mixed = d.contains("mixed_orders") && d["mixed_orders"].is_array() && !d["mixed_orders"].empty();
+          complete = d.contains("element_coupling") && d["element_coupling"].is_string() &&
+                     d["element_coupling"].get<std::string>() == "complete";
+          channels = d.contains("channels") && !d["channels"].is_null();
         }
       }
-      const bool known = (kind == "pair") || (kind == "invariants" && !mixed) || (kind == "moment-tensors" && degree == 1);
+      const bool compact = !mixed && !complete && !channels;
+      const bool known = (kind == "pair") || (kind == "invariants" && compact) || (kind == "moment-tensors" && degree == 1);
       if (known)
         error->all(FLERR,
                    "linpot potential file {} has no evaluator tables (an older linpot wrote it); add them with: "
@@ -356,6 +360,8 @@ void PairLinpot::read_file(const std::string &path)
                    which, path);
       std::string what = kind;
       if (kind == "invariants" && mixed) what = "invariants with mixed radial indices";
+      if (kind == "invariants" && channels) what = "invariants in weighted element channels";
+      if (kind == "invariants" && complete) what = "complete element-resolved invariants";
       if (kind == "moment-tensors") what = fmt::format("moment-tensors with a degree-{} model", degree);
       error->all(FLERR,
                  "linpot potential file {}: pair_style linpot does not support the {} family (it runs pair, "
