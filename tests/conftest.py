@@ -95,7 +95,7 @@ def make_model(elements=("Cu",), kind="chebyshev", n_basis=5, degree=3, cutoff=5
         descriptor = InvariantDescriptor(list(elements), cutoff=cutoff, radial=radial, orders=orders, mixed_orders=[2, 3])
     elif family == "invariants-complete":
         # independent element channels in every factor (complete element-resolved invariants)
-        orders = [[1, min(3, n_basis), 0], [2, min(3, n_basis), 3], [3, 2, 2], [4, 1, 2]]
+        orders = [[1, min(3, n_basis), 0], [2, min(3, n_basis), 3], [3, 2, 2], [4, 1, 2], [5, 1, 1]]
         descriptor = InvariantDescriptor(list(elements), cutoff=cutoff, radial=radial, orders=orders,
                                          element_coupling="complete")
     elif family == "invariants-channels":
@@ -106,7 +106,9 @@ def make_model(elements=("Cu",), kind="chebyshev", n_basis=5, degree=3, cutoff=5
     else:
         orders = [[p, min(n, n_basis), l] for p, n, l in SMALL_ORDERS]
         descriptor = InvariantDescriptor(list(elements), cutoff=cutoff, radial=radial, orders=orders)
-    model = PolynomialModel(descriptor, degree=degree)
+    # complete invariants: products of the pair-like order-1 features only, as in the shipped
+    # recipes (what the compiled evaluator runs)
+    model = PolynomialModel(descriptor, degree=degree, product_orders=[1] if family == "invariants-complete" else None)
     rng = np.random.default_rng(seed)
     model.standardise(rng.uniform(1.0, 3.0, descriptor.n_features), rng.uniform(1.0, 2.0, descriptor.n_features))
     coefficients = rng.normal(scale=0.05, size=model.n_coefficients)

@@ -22,6 +22,7 @@ from conftest import make_model, triclinic_cell
 
 import linpot
 from linpot.errors import LinpotInputError
+from linpot.models import PolynomialModel
 from linpot.potential import CommitteePotential, Potential
 from linpot.potential.envelope import tables_from_block
 
@@ -47,9 +48,11 @@ def plugin():
 
 #: every family the compiled evaluator runs: (descriptor, radial basis, model degree); invariants of
 #: orders 1-6 (conftest.SMALL_ORDERS), linear (the merged polynomial of the expansion) and quadratic
-#: (standardised features in products)
+#: (standardised features in products); complete element-resolved invariants of orders 1-5 (merged
+#: monomials with channel offsets)
 KINDS = {"pair": ("pair", "chebyshev", 3), "invariants-linear": ("invariants", "chebyshev", 1),
-         "invariants": ("invariants", "gaussian", 2), "moment-tensors": ("moment-tensors", "chebyshev", 1)}
+         "invariants": ("invariants", "gaussian", 2), "moment-tensors": ("moment-tensors", "chebyshev", 1),
+         "invariants-complete": ("invariants-complete", "gaussian", 2)}
 FAMILIES = [*KINDS, "committee", "fit"]
 
 
@@ -389,14 +392,15 @@ def test_errors_are_one_line(plugin, tmp_path):
     mixed, c = make_model(elements=("Cu",), family="invariants-mixed", degree=1)
     Potential(mixed, c).save(tmp_path / "mixed.json")
     assert "does not support the invariants with mixed radial indices family" in _refusal(tmp_path / "mixed.json")
-    complete, c = make_model(elements=("Cu", "Ni"), family="invariants-complete", degree=1)
-    Potential(complete, c).save(tmp_path / "complete.json")
-    assert "does not support the complete element-resolved invariants family" in _refusal(tmp_path / "complete.json")
+    complete, _ = make_model(elements=("Cu", "Ni"), family="invariants-complete", degree=1)
+    products = PolynomialModel(complete.descriptor, degree=2)  # every invariant in products: not compiled
+    Potential(products, np.full(products.n_coefficients, 1e-3)).save(tmp_path / "complete.json")
+    assert "does not support the complete element-resolved invariants in products" in _refusal(tmp_path / "complete.json")
     channels, c = make_model(elements=("Cu", "Ni"), family="invariants-channels", degree=1)
     Potential(channels, c).save(tmp_path / "channels.json")
     assert "does not support the invariants in weighted element channels family" in _refusal(tmp_path / "channels.json")
-    tables_v2 = _rewritten(tmp_path, "t2.json", lambda p: p["evaluator_tables"].update(version=2))
-    assert "evaluator tables have version 2" in _refusal(tables_v2)
+    tables_v3 = _rewritten(tmp_path, "t3.json", lambda p: p["evaluator_tables"].update(version=3))
+    assert "evaluator tables have version 3" in _refusal(tables_v3)
     assert "Element Zr (atom type 1) is not in linpot potential" in _refusal(CU, ("Zr",))
 
 

@@ -200,5 +200,6 @@ def test_an_element_absent_from_training_is_a_one_line_error(tmp_path, capsys):
     data = tmp_path / "with_ag.xyz"
     frames = emt_structures(["Cu", "Ni"], 2, seed=4) + emt_structures(["Cu", "Ag"], 1, seed=5)
     ase.io.write(data, frames, format="extxyz")
+    capsys.readouterr()  # what the fit above logged
     code = main(["evaluate", str(path), str(data)])
     assert_one_line_error(capsys, code, str(data), "structure 2", "element Ag")

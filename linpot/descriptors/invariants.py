@@ -128,9 +128,10 @@ class InvariantDescriptor(HarmonicExpansionDescriptor):
 
     @property
     def compiles(self) -> bool:
-        """Whether the compiled evaluator (and pair_style linpot) can run these invariants: one
-        channel per factor set (compact), one-hot channels, no mixed radial indices."""
-        return self.element_coupling == "compact" and self.channels is None and not self.mixed_orders
+        """Whether the compiled evaluator (and pair_style linpot) can run these invariants: one-hot
+        element channels and one radial index per invariant (compact or complete); see
+        :func:`linpot.evaluator.supports` for the model's part."""
+        return self.channels is None and not self.mixed_orders
 
     def _channel_names(self) -> list[str]:
         return list(self.elements) if self.channels is None else [f"k{k}" for k in range(self.n_channels)]

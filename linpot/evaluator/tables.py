@@ -37,12 +37,18 @@ COMPILED_KINDS = ("pair", "invariants", "moment-tensors")
 def supports(potential) -> bool:
     """Whether the compiled evaluator knows the potential's descriptor family (others run the
     model's own reverse mode; SNAP runs natively in LAMMPS, :mod:`linpot.interfaces.snap_files`): pair
-    features and compact one-hot invariants with any polynomial model, moment tensors with a linear one.
-    Complete element-resolved, channel-weighted and mixed-radial invariants run in the model's
-    reverse mode: the merged tables key each monomial by one channel."""
-    d = potential.model.descriptor
+    features and invariants with one-hot element channels and no mixed radial indices (compact
+    with any polynomial model; complete ones where only order-1 features enter products),
+    moment tensors with a linear one. Channel-weighted and mixed-radial invariants run in the
+    model's reverse mode: the merged tables key a monomial by one swept channel."""
+    model = potential.model
+    d = model.descriptor
     if d.kind == "moment-tensors":
-        return potential.model.degree == 1
+        return model.degree == 1
+    if d.kind == "invariants" and getattr(d, "element_coupling", "compact") == "complete" and model.degree >= 2:
+        orders = model.product_orders
+        if orders is None or any(p >= 2 for p in orders):
+            return False
     return d.kind in COMPILED_KINDS and getattr(d, "compiles", True)
 
 
@@ -129,8 +135,8 @@ def _feature_definitions(descriptor) -> InvariantTables:
                                entry_coef=np.array([math.sqrt(4.0 * math.pi)]), type_pos_l=entry_lm.copy())
     if descriptor.kind == "invariants":
         if not descriptor.compiles:
-            raise LinpotInputError("the fast evaluator runs compact invariants with one-hot element channels and no "
-                                   "mixed radial indices only")
+            raise LinpotInputError("the fast evaluator runs invariants with one-hot element channels and no mixed "
+                                   "radial indices only")
         return descriptor.kernel_tables()
     raise LinpotInputError(f"the fast evaluator does not know descriptor kind {descriptor.kind!r}")
 
@@ -147,8 +153,8 @@ def compile_tables(potential) -> dict:
             raise LinpotInputError("the fast evaluator runs linear moment-tensor models only")
         return _compile_moment_tensors(potential)
     features = _feature_definitions(d)
-    # compact invariants: every factor has the channel of the first
-    feat_channel, feat_type = features.feat_channel[:, 0], features.feat_type
+    feat_channels, feat_type = features.feat_channel, features.feat_type
+    feat_channel = feat_channels[:, 0]
     entry_start, entry_lm, entry_coef = features.type_entry_start, features.entry_lm, features.entry_coef
     N = d.radial.n_basis
     n_species = len(d.elements)
@@ -162,28 +168,44 @@ def compile_tables(potential) -> dict:
     higher = [t for t in used_terms if degree[t] >= 2]
     q_features = sorted({int(k) for t in higher for k in terms[t] if k >= 0})
     q_index = {k: i for i, k in enumerate(q_features)}
+    for k in q_features:
+        p = int(np.count_nonzero(features.type_pos_l[feat_type[k]] >= 0))
+        if len(set(feat_channels[k, :p].tolist())) > 1:
+            raise LinpotInputError("the fast evaluator takes invariants coupling several elements in linear terms "
+                                   "only, not in products (use product_orders = [1])")
     mean, scale = model.feature_mean, model.feature_scale
 
     def feature_terms(k):
-        """Invariant k as monomials keyed by (channel, angular pattern)."""
-        c, t = int(feat_channel[k]), int(feat_type[k])
-        return (((c, tuple(sorted(int(x) for x in entry_lm[e] if x >= 0))), float(entry_coef[e]))
-                for e in range(entry_start[t], entry_start[t + 1]))
+        """Invariant k as monomials keyed by (swept channel, factors as (lm, channel offset)): a
+        compact invariant sweeps its channel with offsets 0; a complete one (factors of different
+        elements, one radial index n) sweeps n with offset ``s_q N`` per factor."""
+        t = int(feat_type[k])
+        p = int(np.count_nonzero(features.type_pos_l[t] >= 0))
+        channels = [int(c) for c in feat_channels[k, :p]]
+        if len(set(channels)) == 1:
+            swept, offsets = channels[0], [0] * p
+        else:
+            swept = channels[0] % N
+            offsets = [c - swept for c in channels]
+        for e in range(entry_start[t], entry_start[t + 1]):
+            factors = tuple(sorted((int(entry_lm[e, q]), offsets[q]) for q in range(p)))
+            yield (swept, factors), float(entry_coef[e])
 
     const, monomials = _merge_linear_features(coef, mean, scale, [k for k in range(n_feat) if k not in q_index],
                                               feature_terms)
-    # One row per distinct angular pattern, one weight per channel (dense: the kernel sweeps all
-    # channels of a pattern at once).
+    # One row per distinct pattern of factors (lm, channel offset), one weight per swept channel
+    # (dense: the kernel sweeps all channels of a pattern at once).
     n_ch = n_species * N
-    tuple_start, tuple_lm, tuple_w = [0], [], []
+    tuple_start, tuple_lm, tuple_off, tuple_w = [0], [], [], []
     for s in range(n_species):
         patterns: dict = {}
-        for (c, lm), w in monomials[s].items():
+        for (c, factors), w in monomials[s].items():
             if w != 0.0:
-                patterns.setdefault(lm, np.zeros(n_ch))[c] += w
-        for lm in sorted(patterns):
-            tuple_lm.append(list(lm) + [-1] * (MAX_ORDER - len(lm)))
-            tuple_w.append(patterns[lm])
+                patterns.setdefault(factors, np.zeros(n_ch))[c] += w
+        for factors in sorted(patterns):
+            tuple_lm.append([lm for lm, _ in factors] + [-1] * (MAX_ORDER - len(factors)))
+            tuple_off.append([off for _, off in factors] + [0] * (MAX_ORDER - len(factors)))
+            tuple_w.append(patterns[factors])
         tuple_start.append(len(tuple_w))
     q_terms_list, q_coef_cols = [], []
     for t in used_terms:
@@ -214,7 +236,8 @@ def compile_tables(potential) -> dict:
         tuple_lm=np.array(tuple_lm, dtype=np.int64).reshape(len(tuple_lm), MAX_ORDER),
         tuple_degree=np.array([sum(1 for x in row if x >= 0) for row in tuple_lm], dtype=np.int64),
         tuple_nch=np.array([int(np.nonzero(w)[0].max()) + 1 for w in tuple_w], dtype=np.int64),
-        tuple_w=np.array(tuple_w, dtype=float).reshape(len(tuple_w), n_ch), const=const,
+        tuple_w=np.array(tuple_w, dtype=float).reshape(len(tuple_w), n_ch),
+        tuple_off=np.array(tuple_off, dtype=np.int64).reshape(len(tuple_off), MAX_ORDER), const=const,
         q_channel=np.array([feat_channel[k] for k in q_features], dtype=np.int64),
         q_type=np.array([type_local[int(feat_type[k])] for k in q_features], dtype=np.int64),
         type_entry_start=entry_start, entry_lm=np.ascontiguousarray(entry_lm, dtype=np.int64),

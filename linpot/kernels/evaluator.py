@@ -7,9 +7,11 @@ For atom i of species s (channels ``c = s' * N + n`` over neighbour species s' a
    so that one angular pattern is applied to all channels in one sweep;
 2. the energy, in two parts:
    * the features that enter the model only linearly, merged at load time into one polynomial
-     per central species: for each distinct angular pattern ``(lm_1..lm_p)`` a weight per
-     channel, ``E_lin = sum_T sum_c W[T, c] prod_q a[lm_Tq, c]`` -- its cost is the number of
-     distinct patterns times channels, whatever the number of invariants that share them;
+     per central species: for each distinct pattern of factors ``(lm_q, off_q)`` a weight per
+     channel, ``E_lin = sum_T sum_c W[T, c] prod_q a[lm_Tq, c + off_Tq]`` (offsets 0 for compact
+     invariants, ``s_q N`` for the factors of complete ones, which sweep the radial index) -- its
+     cost is the number of distinct patterns times channels, whatever the number of invariants
+     that share them;
    * the features that enter products (``Q``): their values ``B_k``, standardised
      ``g_k = (B_k - mean_k) / scale_k``, and the polynomial ``sum_t w_t prod g``;
 3. ``dE/da[lm, c]`` from both parts (products of the other factors, O(p) per monomial with
@@ -47,6 +49,7 @@ class ExpansionPotentialTables(NamedTuple):
     tuple_degree: np.ndarray
     tuple_nch: np.ndarray
     tuple_w: np.ndarray
+    tuple_off: np.ndarray
     const: np.ndarray
     q_channel: np.ndarray
     q_type: np.ndarray
@@ -61,12 +64,17 @@ class ExpansionPotentialTables(NamedTuple):
 
 @njit(cache=True)
 def merged_polynomial(aT, tables, start, stop, dEdaT, prefix):
-    """``sum_T sum_c W[T, c] prod_q aT[lm_Tq, c]`` over the patterns ``start..stop`` of ``tables``
-    (:class:`ExpansionPotentialTables`: factors ``tuple_lm``, weights ``W = tuple_w``) and channels
-    ``c < tuple_nch[T]`` (the weights beyond are zero), adding the gradient into ``dEdaT``.
-    Degrees 1-4 are written out, all channels of a pattern in one sweep; higher ones go channel by
-    channel through :func:`~linpot.kernels.polynomial.monomial_value_gradient`."""
+    """``sum_T sum_c W[T, c] prod_q aT[lm_Tq, c + off_Tq]`` over the patterns ``start..stop`` of
+    ``tables`` (:class:`ExpansionPotentialTables`: factors ``tuple_lm``, channel offsets
+    ``tuple_off``, weights ``W = tuple_w``) and channels ``c < tuple_nch[T]`` (the weights beyond
+    are zero), adding the gradient into ``dEdaT``. A compact invariant has every offset 0 (one
+    channel for all factors); a complete one sweeps the radial index ``c = n`` with offset
+    ``s_q N`` for the element of factor q. Degrees 1-4 are written out, all channels of a pattern
+    in one sweep; higher ones go channel by channel through
+    :func:`~linpot.kernels.polynomial.monomial_value_gradient` (offsets 0) or a product of the
+    factors at their offsets."""
     tuple_lm = tables.tuple_lm
+    tuple_off = tables.tuple_off
     tuple_degree = tables.tuple_degree
     tuple_nch = tables.tuple_nch
     tuple_w = tables.tuple_w
@@ -79,55 +87,81 @@ def merged_polynomial(aT, tables, start, stop, dEdaT, prefix):
             l1 = tuple_lm[T, 1]
             l2 = tuple_lm[T, 2]
             l3 = tuple_lm[T, 3]
+            o0 = tuple_off[T, 0]
+            o1 = tuple_off[T, 1]
+            o2 = tuple_off[T, 2]
+            o3 = tuple_off[T, 3]
             for c in range(n_ch):
                 w = tuple_w[T, c]
-                x0 = aT[l0, c]
-                x1 = aT[l1, c]
-                x2 = aT[l2, c]
-                x3 = aT[l3, c]
+                x0 = aT[l0, c + o0]
+                x1 = aT[l1, c + o1]
+                x2 = aT[l2, c + o2]
+                x3 = aT[l3, c + o3]
                 w01 = w * x0 * x1
                 w23 = w * x2 * x3
-                dEdaT[l0, c] += x1 * w23
-                dEdaT[l1, c] += x0 * w23
-                dEdaT[l2, c] += w01 * x3
-                dEdaT[l3, c] += w01 * x2
+                dEdaT[l0, c + o0] += x1 * w23
+                dEdaT[l1, c + o1] += x0 * w23
+                dEdaT[l2, c + o2] += w01 * x3
+                dEdaT[l3, c + o3] += w01 * x2
                 energy += w01 * x2 * x3
         elif degree == 3:
             l0 = tuple_lm[T, 0]
             l1 = tuple_lm[T, 1]
             l2 = tuple_lm[T, 2]
+            o0 = tuple_off[T, 0]
+            o1 = tuple_off[T, 1]
+            o2 = tuple_off[T, 2]
             for c in range(n_ch):
                 w = tuple_w[T, c]
-                x0 = aT[l0, c]
-                x1 = aT[l1, c]
-                x2 = aT[l2, c]
+                x0 = aT[l0, c + o0]
+                x1 = aT[l1, c + o1]
+                x2 = aT[l2, c + o2]
                 w01 = w * x0 * x1
-                dEdaT[l0, c] += w * x1 * x2
-                dEdaT[l1, c] += w * x0 * x2
-                dEdaT[l2, c] += w01
+                dEdaT[l0, c + o0] += w * x1 * x2
+                dEdaT[l1, c + o1] += w * x0 * x2
+                dEdaT[l2, c + o2] += w01
                 energy += w01 * x2
         elif degree == 2:
             l0 = tuple_lm[T, 0]
             l1 = tuple_lm[T, 1]
+            o0 = tuple_off[T, 0]
+            o1 = tuple_off[T, 1]
             for c in range(n_ch):
                 w = tuple_w[T, c]
-                x0 = aT[l0, c]
-                x1 = aT[l1, c]
-                dEdaT[l0, c] += w * x1
-                dEdaT[l1, c] += w * x0
+                x0 = aT[l0, c + o0]
+                x1 = aT[l1, c + o1]
+                dEdaT[l0, c + o0] += w * x1
+                dEdaT[l1, c + o1] += w * x0
                 energy += w * x0 * x1
         elif degree == 1:
             l0 = tuple_lm[T, 0]
+            o0 = tuple_off[T, 0]
             for c in range(n_ch):
                 w = tuple_w[T, c]
-                dEdaT[l0, c] += w
-                energy += w * aT[l0, c]
+                dEdaT[l0, c + o0] += w
+                energy += w * aT[l0, c + o0]
         else:
+            offset = False
+            for q in range(degree):
+                if tuple_off[T, q] != 0:
+                    offset = True
             for c in range(n_ch):
                 w = tuple_w[T, c]
                 if w == 0.0:
                     continue
-                energy += monomial_value_gradient(aT[:, c], tuple_lm, T, w, dEdaT[:, c], prefix, False)
+                if not offset:
+                    energy += monomial_value_gradient(aT[:, c], tuple_lm, T, w, dEdaT[:, c], prefix, False)
+                    continue
+                # prefix products from the left, suffix from the right: O(degree) per monomial
+                prefix[0] = w
+                for q in range(degree):
+                    prefix[q + 1] = prefix[q] * aT[tuple_lm[T, q], c + tuple_off[T, q]]
+                suffix = 1.0
+                for q in range(degree - 1, -1, -1):
+                    x = aT[tuple_lm[T, q], c + tuple_off[T, q]]
+                    dEdaT[tuple_lm[T, q], c + tuple_off[T, q]] += prefix[q] * suffix
+                    suffix *= x
+                energy += prefix[degree]
     return energy
 
 
@@ -136,8 +170,8 @@ def potential_energy_forces(pair_start, pair_j, vectors, species, tables):
     """Per-atom energies (eV), forces (eV/Å) and virial (Voigt, eV) of a polynomial potential.
 
     ``tables`` (:class:`ExpansionPotentialTables`): ``tuple_start[s]:tuple_start[s+1]``, the angular
-    patterns of central species s, each with ``tuple_degree`` factors ``tuple_lm`` and a weight per
-    channel ``tuple_w[T, :tuple_nch[T]]``; ``const[s]``, the constant energy; ``q_*``, the features
+    patterns of central species s, each with ``tuple_degree`` factors ``tuple_lm`` at channel offsets
+    ``tuple_off`` and a weight per channel ``tuple_w[T, :tuple_nch[T]]``; ``const[s]``, the constant energy; ``q_*``, the features
     entering products (channel, coupling type with its entries ``type_entry_start``, ``entry_lm``,
     ``entry_coef``, mean, scale) and ``q_terms`` (monomials over them, -1 padded) with weights
     ``q_coef[s, t]``. Pairs sorted by central atom (``pair_start``), ``vectors`` = r_ij (Å).

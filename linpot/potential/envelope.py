@@ -47,7 +47,10 @@ UNITS = {"energy": "eV", "length": "Angstrom", "forces": "eV/Angstrom",
 
 TABLES_FORMAT = "linpot-evaluator-tables"
 #: Version of the ``evaluator_tables`` block: raised whenever the meaning of a table changes.
-TABLES_VERSION = 1
+#: Version 2 added the channel offsets ``tuple_off`` (complete element-resolved invariants);
+#: tables without offsets are still written as version 1, which every reader since runs.
+TABLES_VERSION = 2
+TABLES_VERSIONS_READ = (1, 2)
 _TABLE_DTYPES = {"int32": "<i4", "int64": "<i8", "float64": "<f8"}
 
 
@@ -56,9 +59,12 @@ def tables_block(tables: dict) -> dict:
     :func:`linpot.evaluator.compile_tables`): arrays as base64 little-endian float64, and int32
     (int64 where a value does not fit) for the integer tables."""
     scalars, arrays = {}, {}
+    offsets = tables.get("tuple_off")
     for name, value in tables.items():
         if name in ("format", "family", "elements"):
             continue
+        if name == "tuple_off" and not np.any(value):
+            continue  # all zero (compact invariants): the tables of version 1, as before
         if isinstance(value, np.ndarray):
             dtype = "float64"
             if value.dtype.kind in "iub":
@@ -68,20 +74,23 @@ def tables_block(tables: dict) -> dict:
             arrays[name] = {"dtype": dtype, "shape": list(data.shape), "data": base64.b64encode(data.tobytes()).decode("ascii")}
         else:
             scalars[name] = value
-    return {"format": TABLES_FORMAT, "version": TABLES_VERSION, "family": tables["family"],
+    version = TABLES_VERSION if offsets is not None and np.any(offsets) else 1
+    return {"format": TABLES_FORMAT, "version": version, "family": tables["family"],
             "elements": list(tables["elements"]), "scalars": scalars, "arrays": arrays}
 
 
 def tables_from_block(block: dict) -> dict:
     """The compiled tables (as :func:`linpot.evaluator.compile_tables` returns them) stored in an
     ``evaluator_tables`` block: the inverse of :func:`tables_block`."""
-    if block.get("format") != TABLES_FORMAT or block.get("version") != TABLES_VERSION:
+    if block.get("format") != TABLES_FORMAT or block.get("version") not in TABLES_VERSIONS_READ:
         raise ValueError(f"evaluator tables of format {block.get('format')!r} version {block.get('version')!r}, "
-                         f"expected {TABLES_FORMAT!r} version {TABLES_VERSION}")
+                         f"expected {TABLES_FORMAT!r} version {' or '.join(map(str, TABLES_VERSIONS_READ))}")
     out = {"format": TABLES_FORMAT, "family": block["family"], "elements": list(block["elements"]), **block["scalars"]}
     for name, item in block["arrays"].items():
         data = np.frombuffer(base64.b64decode(item["data"], validate=True), dtype=_TABLE_DTYPES[item["dtype"]])
         out[name] = data.reshape(item["shape"]).astype(np.float64 if item["dtype"] == "float64" else np.int64)
+    if "tuple_lm" in out and "tuple_off" not in out:
+        out["tuple_off"] = np.zeros_like(out["tuple_lm"])  # version 1, or offsets all zero
     return out
 
 

@@ -227,8 +227,8 @@ namespace {
 
    private:
     int n_species, l_max, n_lm, n_ch, n_q;
-    std::vector<int> tuple_start, tuple_lm, tuple_degree, tuple_nch, q_channel, q_type, type_entry_start,
-        entry_lm, q_terms;
+    std::vector<int> tuple_start, tuple_lm, tuple_off, tuple_degree, tuple_nch, q_channel, q_type,
+        type_entry_start, entry_lm, q_terms;
     std::vector<double> tuple_w, constant, entry_coef, q_mean, q_scale, q_coef;
     int tuple_width, entry_width, q_width, n_q_terms;
     std::vector<double> K;    // normalisation of the harmonics
@@ -251,6 +251,14 @@ namespace {
     t = read_array(block, "tuple_lm", true);
     tuple_lm = t.i;
     tuple_width = (int) t.cols();
+    // channel offsets of the factors (complete invariants; version 2): absent = all 0
+    if (block.at("arrays").contains("tuple_off")) {
+      Table o = read_array(block, "tuple_off", true);
+      if (o.shape != t.shape) throw std::runtime_error("evaluator table 'tuple_off' does not match 'tuple_lm'");
+      tuple_off = o.i;
+    } else {
+      tuple_off.assign(tuple_lm.size(), 0);
+    }
     tuple_degree = read_array(block, "tuple_degree", true).i;
     tuple_nch = read_array(block, "tuple_nch", true).i;
     t = read_array(block, "tuple_w", false);
@@ -278,6 +286,15 @@ namespace {
       throw std::runtime_error("evaluator tables do not match the number of species");
     for (int x : tuple_lm)
       if (x >= n_lm) throw std::runtime_error("evaluator tables exceed their l_max");
+    const int n_tuples = (int) tuple_degree.size();
+    if ((int) tuple_nch.size() != n_tuples || (int) tuple_lm.size() != n_tuples * tuple_width)
+      throw std::runtime_error("evaluator tables of the merged monomials do not match");
+    for (int T = 0; T < n_tuples; ++T)
+      for (int q = 0; q < tuple_degree[T] && q < tuple_width; ++q) {
+        const int off = tuple_off[T * tuple_width + q];
+        if (off < 0 || off + tuple_nch[T] > n_ch)
+          throw std::runtime_error("evaluator tables offset a channel beyond the expansion");
+      }
     for (int k = 0; k < n_q; ++k)
       if (q_channel[k] < 0 || q_channel[k] >= n_ch || q_type[k] < 0 ||
           q_type[k] + 1 >= (int) type_entry_start.size())
@@ -390,7 +407,8 @@ namespace {
     }
   }
 
-  // sum_T sum_c W[T, c] prod_q aT[lm_Tq, c] over the patterns start..stop, gradient into dEdaT
+  // sum_T sum_c W[T, c] prod_q aT[lm_Tq, c + off_Tq] over the patterns start..stop, gradient into
+  // dEdaT (offsets 0 for compact invariants; s_q * n_basis per factor for complete ones)
   double ExpansionModel::merged_polynomial(int start, int stop)
   {
     double energy = 0.0;
@@ -399,11 +417,13 @@ namespace {
       const int degree = tuple_degree[T];
       const int nch = tuple_nch[T];
       const int *lm = &tuple_lm[T * tuple_width];
+      const int *off = &tuple_off[T * tuple_width];
       const double *w = &tuple_w[(std::size_t) T * nc];
       if (degree == 4) {
-        const double *x0 = &aT[lm[0] * nc], *x1 = &aT[lm[1] * nc], *x2 = &aT[lm[2] * nc], *x3 = &aT[lm[3] * nc];
-        double *g0 = &dEdaT[lm[0] * nc], *g1 = &dEdaT[lm[1] * nc], *g2 = &dEdaT[lm[2] * nc],
-               *g3 = &dEdaT[lm[3] * nc];
+        const double *x0 = &aT[lm[0] * nc + off[0]], *x1 = &aT[lm[1] * nc + off[1]],
+                     *x2 = &aT[lm[2] * nc + off[2]], *x3 = &aT[lm[3] * nc + off[3]];
+        double *g0 = &dEdaT[lm[0] * nc + off[0]], *g1 = &dEdaT[lm[1] * nc + off[1]],
+               *g2 = &dEdaT[lm[2] * nc + off[2]], *g3 = &dEdaT[lm[3] * nc + off[3]];
         for (int c = 0; c < nch; ++c) {
           const double w01 = w[c] * x0[c] * x1[c];
           const double w23 = w[c] * x2[c] * x3[c];
@@ -414,8 +434,8 @@ namespace {
           energy += w01 * x2[c] * x3[c];
         }
       } else if (degree == 3) {
-        const double *x0 = &aT[lm[0] * nc], *x1 = &aT[lm[1] * nc], *x2 = &aT[lm[2] * nc];
-        double *g0 = &dEdaT[lm[0] * nc], *g1 = &dEdaT[lm[1] * nc], *g2 = &dEdaT[lm[2] * nc];
+        const double *x0 = &aT[lm[0] * nc + off[0]], *x1 = &aT[lm[1] * nc + off[1]], *x2 = &aT[lm[2] * nc + off[2]];
+        double *g0 = &dEdaT[lm[0] * nc + off[0]], *g1 = &dEdaT[lm[1] * nc + off[1]], *g2 = &dEdaT[lm[2] * nc + off[2]];
         for (int c = 0; c < nch; ++c) {
           const double w01 = w[c] * x0[c] * x1[c];
           g0[c] += w[c] * x1[c] * x2[c];
@@ -424,24 +444,40 @@ namespace {
           energy += w01 * x2[c];
         }
       } else if (degree == 2) {
-        const double *x0 = &aT[lm[0] * nc], *x1 = &aT[lm[1] * nc];
-        double *g0 = &dEdaT[lm[0] * nc], *g1 = &dEdaT[lm[1] * nc];
+        const double *x0 = &aT[lm[0] * nc + off[0]], *x1 = &aT[lm[1] * nc + off[1]];
+        double *g0 = &dEdaT[lm[0] * nc + off[0]], *g1 = &dEdaT[lm[1] * nc + off[1]];
         for (int c = 0; c < nch; ++c) {
           g0[c] += w[c] * x1[c];
           g1[c] += w[c] * x0[c];
           energy += w[c] * x0[c] * x1[c];
         }
       } else if (degree == 1) {
-        const double *x0 = &aT[lm[0] * nc];
-        double *g0 = &dEdaT[lm[0] * nc];
+        const double *x0 = &aT[lm[0] * nc + off[0]];
+        double *g0 = &dEdaT[lm[0] * nc + off[0]];
         for (int c = 0; c < nch; ++c) {
           g0[c] += w[c];
           energy += w[c] * x0[c];
         }
       } else {
+        bool offset = false;
+        for (int q = 0; q < degree; ++q)
+          if (off[q] != 0) offset = true;
         for (int c = 0; c < nch; ++c) {
           if (w[c] == 0.0) continue;
-          energy += monomial_value_gradient(&aT[c], nc, lm, tuple_width, w[c], &dEdaT[c], nc, prefix.data());
+          if (!offset) {
+            energy += monomial_value_gradient(&aT[c], nc, lm, tuple_width, w[c], &dEdaT[c], nc, prefix.data());
+            continue;
+          }
+          // prefix products from the left, suffix from the right: O(degree) per monomial
+          prefix[0] = w[c];
+          for (int q = 0; q < degree; ++q) prefix[q + 1] = prefix[q] * aT[lm[q] * nc + c + off[q]];
+          double suffix = 1.0;
+          for (int q = degree - 1; q >= 0; --q) {
+            const double x = aT[lm[q] * nc + c + off[q]];
+            dEdaT[lm[q] * nc + c + off[q]] += prefix[q] * suffix;
+            suffix *= x;
+          }
+          energy += prefix[degree];
         }
       }
     }
@@ -695,9 +731,9 @@ Model *read_model(const json &block)
   if (!block.is_object() || block.value("format", std::string()) != "linpot-evaluator-tables")
     throw std::runtime_error("its evaluator_tables block is not linpot evaluator tables");
   const int version = block.value("version", -1);
-  if (version != 1)
+  if (version != 1 && version != 2)
     throw std::runtime_error("its evaluator tables have version " + std::to_string(version) +
-                             ", this pair_style linpot reads version 1 (rebuild it with: linpot lammps-plugin)");
+                             ", this pair_style linpot reads versions 1 and 2 (rebuild it with: linpot lammps-plugin)");
   const std::string family = block.value("family", std::string());
   Model *model = nullptr;
   try {

@@ -351,6 +351,7 @@ void PairLinpot::read_file(const std::string &path)
           channels = d.contains("channels") && !d["channels"].is_null();
         }
       }
+      // complete invariants are compiled unless they enter products (then no tables were written)
       const bool compact = !mixed && !complete && !channels;
       const bool known = (kind == "pair") || (kind == "invariants" && compact) || (kind == "moment-tensors" && degree == 1);
       if (known)
@@ -361,7 +362,8 @@ void PairLinpot::read_file(const std::string &path)
       std::string what = kind;
       if (kind == "invariants" && mixed) what = "invariants with mixed radial indices";
       if (kind == "invariants" && channels) what = "invariants in weighted element channels";
-      if (kind == "invariants" && complete) what = "complete element-resolved invariants";
+      if (kind == "invariants" && complete && !mixed && !channels)
+        what = "complete element-resolved invariants in products (it runs them with product_orders = [1])";
       if (kind == "moment-tensors") what = fmt::format("moment-tensors with a degree-{} model", degree);
       error->all(FLERR,
                  "linpot potential file {}: pair_style linpot does not support the {} family (it runs pair, "
