@@ -2,6 +2,7 @@
 and still predict their own test data (a guard against format or model changes that would
 silently break them)."""
 
+import re
 from itertools import combinations_with_replacement
 from math import comb
 from pathlib import Path
@@ -39,6 +40,13 @@ def expected_features(descriptor: dict, n_elements: int) -> tuple[int, dict]:
         # of O(3) in each multiset's symmetrised product (characters, not the coupling trees)
         by_order = {}
         for p, n_max, l_max in descriptor["orders"]:
+            if descriptor.get("element_coupling") == "complete":
+                # per radial index: each multiset of factors (l, element), equal ones one vector
+                items = [(l, s) for l in range(l_max + 1) for s in range(E)]
+                per_radial = sum(trivial_multiplicity([l for l, _ in combo], [s for _, s in combo])
+                                 for combo in combinations_with_replacement(items, p))
+                by_order[p] = n_max * per_radial
+                continue
             per_channel = sum(trivial_multiplicity(ls) for ls in combinations_with_replacement(range(l_max + 1), p))
             by_order[p] = E * n_max * per_channel
         return sum(by_order.values()), by_order
@@ -127,9 +135,11 @@ def test_preset_is_valid(name):
 @pytest.mark.parametrize("path", POTENTIALS, ids=lambda p: p.name)
 def test_shipped_potential_predicts_its_test_data(path):
     pot = Potential.load(path)
-    element = pot.elements[0]
-    # fits/<source>-<element>[-variant].json: the test split of data/<source>/<element>
-    test = read_structures(REPO / "data" / path.name.split("-")[0] / element / "test.xyz")
+    # fits/<source>-<system>[-variant].json: the test split of data/<source>/<system> (an element, or
+    # the elements of a multi-element set, e.g. NbMo)
+    source, system = path.stem.split("-")[:2]
+    assert set(pot.elements) == set(re.findall("[A-Z][a-z]?", system))
+    test = read_structures(REPO / "data" / source / system / "test.xyz")
     squared, count = 0.0, 0
     for k in range(0, len(test), 8):
         s = test.atom_slice(k)

@@ -11,6 +11,7 @@ Regenerate only when a change is meant to alter predictions, and say so in the c
 
 from __future__ import annotations
 
+from itertools import permutations
 from pathlib import Path
 
 import ase.io
@@ -20,11 +21,13 @@ ROOT = Path(__file__).resolve().parents[2]
 OUT = Path(__file__).with_name("fit_predictions.npz")
 
 
-def probe_structures(element: str):
-    """The first AIMD snapshot and the smallest surface slab of the element's test split (mlearn's,
-    else the first shipped source with the element); without those, the first and the smallest
-    structure."""
-    sources = [ROOT / "data" / "mlearn" / element] + sorted(ROOT.glob(f"data/*/{element}"))
+def probe_structures(elements):
+    """The first AIMD snapshot and the smallest surface slab of the test split of the potential's
+    system (mlearn's, else the first shipped source with a folder named after the elements, e.g.
+    ``NbMo``; for one element, that element); without those, the first and the smallest structure."""
+    elements = [elements] if isinstance(elements, str) else list(elements)
+    names = ["".join(order) for order in permutations(elements)]
+    sources = [ROOT / "data" / "mlearn" / n for n in names] + sorted(f for n in names for f in ROOT.glob(f"data/*/{n}"))
     folder = next(f for f in sources if (f / "test.xyz").is_file())
     frames = ase.io.read(folder / "test.xyz", ":")
     aimd = next((a for a in frames if "AIMD" in a.info.get("config_type", "")), frames[0])
@@ -37,7 +40,7 @@ def predictions(path: Path) -> dict:
 
     pot = Potential.load(path)
     out = {}
-    for k, atoms in enumerate(probe_structures(pot.elements[0])):
+    for k, atoms in enumerate(probe_structures(pot.elements)):
         pred = pot.predict_atoms(atoms)
         out[f"{path.name}/{k}/energy"] = np.asarray(pred["energy"], dtype=float)
         out[f"{path.name}/{k}/forces"] = np.asarray(pred["forces"], dtype=float)
