@@ -224,3 +224,20 @@ def test_budget_and_time_limit_need_auto(small_cu, tmp_path, capsys):
         code = main(["-q", "fit", "--descriptor", "pair", *flags, "--train", str(small_cu / "train.xyz"), "-o", str(out)])
         err = capsys.readouterr().err.strip().splitlines()
         assert code == 2 and len(err) == 1 and "go with --descriptor auto" in err[0] and not out.exists()
+
+
+def test_auto_adds_complete_invariants_for_two_or_three_elements():
+    """Alloys get a candidate whose invariants couple different elements; one element (where they
+    equal the compact ones) and four or more (too many of them) do not."""
+    def names(elements):
+        return [name for name, _, _ in auto.stage_1_candidates(elements)]
+
+    assert "invariants-complete" not in names(["Cu"])
+    assert names(["Nb", "Mo"])[-1] == "invariants-complete" and "invariants-complete" in names(["Cu", "Ag", "Au"])
+    assert "invariants-complete" not in names(["Cu", "Ag", "Au", "Ni"])
+    _, descriptor, model = auto.COMPLETE_CANDIDATE
+    from linpot.fit import build_model
+
+    built = build_model({"descriptor": descriptor, "model": model}, ["Nb", "Mo"])
+    compact = build_model({"descriptor": dict(descriptor, element_coupling="compact"), "model": model}, ["Nb", "Mo"])
+    assert built.descriptor.element_coupling == "complete" and built.n_coefficients > compact.n_coefficients

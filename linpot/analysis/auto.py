@@ -8,8 +8,9 @@ given, is scored only after the choice):
    are nonzero, and a fit keeps all of them) against a reference in the same run
    (:mod:`linpot.analysis.cost`); candidates above the budget are dropped. A budget below the
    cheapest candidate is a one-line error.
-2. **Families.** The remaining candidates of stage 1 (:data:`STAGE_1`, cheap to rich) are
-   fitted in turn while the time limit allows (the next fit is started only if the time it is
+2. **Families.** The remaining candidates of stage 1 (:data:`STAGE_1`, cheap to rich; for two
+   or three elements also complete element-resolved invariants) are fitted in turn while the
+   time limit allows (the next fit is started only if the time it is
    expected to take, judged from the fits so far, still fits).
 3. **Refinement.** Around the best so far: the cutoff 0.5 Å shorter and longer, the energy
    weight three times larger and smaller, and the family's size (moment-tensor level ±2, radial
@@ -65,6 +66,23 @@ STAGE_1 = [
                         "level_max": 16, "nu_max": 6, "max_factors": 6, "mu_weight": 1},
      {"kind": "polynomial", "degree": 1}),
 ]
+
+
+#: Added to stage 1 for two or three elements: complete element-resolved invariants (factors of
+#: different elements coupled), the model of fits/snap_nbmotaw-NbMo.toml. Beyond three elements
+#: their number grows too fast (docs/multicomponent.md); the compact candidates stay.
+COMPLETE_CANDIDATE = (
+    "invariants-complete", {"kind": "invariants", "cutoff": 6.0,
+                            "radial": {"kind": "gaussian", "n_basis": 10, "r_min": 0.0, "width": 1.1},
+                            "orders": [[1, 10, 0], [2, 10, 6], [3, 6, 4], [4, 3, 2]], "element_coupling": "complete"},
+    {"kind": "polynomial", "degree": 2, "product_orders": [1]})
+MAX_COMPLETE_ELEMENTS = 3
+
+
+def stage_1_candidates(elements) -> list:
+    """:data:`STAGE_1`, with :data:`COMPLETE_CANDIDATE` for two or three elements."""
+    extra = [COMPLETE_CANDIDATE] if 2 <= len(elements) <= MAX_COMPLETE_ELEMENTS else []
+    return list(STAGE_1) + extra
 
 
 def score(record: dict) -> float:
@@ -142,7 +160,7 @@ def choose_model(train, base_config: dict | None = None, budget_us: float = DEFA
     base = merge(DEFAULT_CONFIG, base_config or {})
     # The loss weights are the fit's (defaults 1e4 / 30 / 1, or --energy-weight and the like).
     base["fit"] = merge(base["fit"], {"kfold": KFOLD})
-    stage_1 = [(name, _recipe(base, d, m)) for name, d, m in STAGE_1]
+    stage_1 = [(name, _recipe(base, d, m)) for name, d, m in stage_1_candidates(elements)]
     costs = candidate_costs([c for _, c in stage_1], elements, reference)
     log.info("auto: candidate costs against %s (%.1f µs/atom in this run): %s", costs["reference"],
              costs["reference_us_per_atom"],
