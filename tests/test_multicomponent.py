@@ -203,3 +203,68 @@ def test_an_element_absent_from_training_is_a_one_line_error(tmp_path, capsys):
     capsys.readouterr()  # what the fit above logged
     code = main(["evaluate", str(path), str(data)])
     assert_one_line_error(capsys, code, str(data), "structure 2", "element Ag")
+
+
+def test_joint_diagonalisation_recovers_a_common_basis():
+    from linpot.fit.channel_fit import joint_diagonalisation
+
+    rng = np.random.default_rng(2)
+    Q = np.linalg.qr(rng.normal(size=(4, 4)))[0]
+    matrices = [Q.T @ np.diag(rng.normal(size=4)) @ Q for _ in range(6)]
+    V = joint_diagonalisation(matrices)
+    np.testing.assert_allclose(V @ V.T, np.eye(4), atol=1e-12)
+    for M in matrices:
+        D = V @ M @ V.T
+        assert np.abs(D - np.diag(np.diag(D))).max() < 1e-10 * np.abs(M).max()
+    # V is Q up to the order and signs of its rows
+    np.testing.assert_allclose(np.abs(V @ Q.T).max(axis=1), 1.0, atol=1e-10)
+    # control: matrices with no common eigenbasis are not diagonalised
+    other = [rng.normal(size=(4, 4)) for _ in range(6)]
+    V = joint_diagonalisation([m + m.T for m in other])
+    assert max(np.abs(V @ (m + m.T) @ V.T - np.diag(np.diag(V @ (m + m.T) @ V.T))).max() for m in other) > 1e-3
+
+
+def test_fitted_channels_come_from_a_complete_order_two_fit():
+    """``channels = {kind = "fitted"}``: the fit makes orthonormal weights that diagonalise the
+    order-2 coefficients of a complete fit better than one-hot or property channels do, writes them
+    into the spec, and the potential reloads with them; a descriptor refuses fitted channels
+    without weights."""
+    from linpot.fit.channel_fit import fitted_channel_weights, order_two_matrices
+    from linpot.fit.pipeline import fit_potential
+    from linpot.potential import Potential
+    from linpot.structures import Dataset
+
+    train = Dataset.from_atoms(emt_structures(["Cu", "Ni", "Ag"], 20, seed=6))
+    config = fit_config("compact")
+    config["descriptor"]["channels"] = {"kind": "fitted", "n_channels": 2}
+    config["elements"] = ["Cu", "Ni", "Ag"]
+    pot, _ = fit_potential(train, config)
+    spec = pot.model.descriptor.spec()["channels"]
+    w = np.array(spec["weights"])
+    assert spec["kind"] == "fitted" and w.shape == (2, 3)
+    np.testing.assert_allclose(w @ w.T, np.eye(2), atol=1e-10)
+    # the weights are those of the complete order-2 fit's joint diagonaliser
+    pre = dict(config, descriptor=dict(config["descriptor"], element_coupling="complete",
+                                       orders=[[1, 3, 0], [2, 3, 2]]), model={"kind": "polynomial", "degree": 1})
+    del pre["descriptor"]["channels"]
+    complete, _ = fit_potential(train, pre)
+    np.testing.assert_allclose(fitted_channel_weights(complete, 2), w, atol=1e-8)
+    full = fitted_channel_weights(complete, 3)
+    props = property_channel_weights(["Cu", "Ni", "Ag"], 3)
+
+    def off_diagonal(V):
+        return sum(float(np.sum((V @ M @ V.T - np.diag(np.diag(V @ M @ V.T))) ** 2)) for M in order_two_matrices(complete))
+
+    # the joint diagonaliser leaves less off the diagonal than one-hot or property channels
+    assert off_diagonal(full) < 0.9 * min(off_diagonal(props), off_diagonal(np.eye(3)))
+    path_atoms = emt_structures(["Cu", "Ni", "Ag"], 1, seed=7)[0]
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        pot.save(f"{tmp}/fitted.json")
+        again = Potential.load(f"{tmp}/fitted.json")
+    a = again.predict(path_atoms.positions, path_atoms.numbers, path_atoms.cell.array, path_atoms.pbc)
+    b = pot.predict(path_atoms.positions, path_atoms.numbers, path_atoms.cell.array, path_atoms.pbc)
+    assert a["energy"] == b["energy"]
+    with pytest.raises(LinpotInputError, match="fitted channels"):
+        InvariantDescriptor(["Cu", "Ni"], channels={"kind": "fitted", "n_channels": 2})

@@ -15,6 +15,9 @@ the weight of a neighbour of element ``s`` in channel ``k``:
   them span the one-hot complete invariants (an invertible change of variables per factor);
   with the *compact* coupling (the same channel in every factor of an invariant, the tensor-reduced
   form) the number of invariants grows as K, not as ``S^p``.
+* **fitted**: ``K <= S`` orthonormal channels that jointly diagonalise the order-2 coefficients
+  of a complete fit to the training data (:mod:`linpot.fit.channel_fit`; the fit resolves them,
+  a descriptor takes them only with their weights written out).
 * **weights**: a ``K x S`` table given by the user.
 
 The weights are stored in the descriptor spec (``channels.weights``), so a potential file does
@@ -28,7 +31,7 @@ from ase.data import atomic_numbers, covalent_radii
 
 from ..errors import LinpotInputError
 
-CHANNEL_KINDS = ("one-hot", "properties", "weights")
+CHANNEL_KINDS = ("one-hot", "properties", "fitted", "weights")
 
 # last atomic number of each period (noble gases)
 _PERIOD_ENDS = (2, 10, 18, 36, 54, 86, 118)
@@ -107,9 +110,12 @@ def channel_weights(elements: list[str], channels) -> tuple[np.ndarray, dict | N
             raise LinpotInputError("channels weights must be linearly independent rows")
     elif kind == "properties":
         w = property_channel_weights(elements, int(channels.get("n_channels", len(elements))))
+    elif kind == "fitted":
+        raise LinpotInputError("fitted channels are made by linpot fit (a complete order-2 fit first); a descriptor "
+                               "takes them only with their weights")
     else:
         raise LinpotInputError("channels kind weights needs a weights table")
     spec = {"kind": kind, "weights": w.tolist()}
-    if kind == "properties":
+    if kind in ("properties", "fitted"):
         spec["n_channels"] = len(w)
     return w, spec

@@ -25,6 +25,7 @@ from ..models import model_from_spec
 from ..potential import Potential
 from ..version import __version__
 from .accumulate import accumulate_normal_equations
+from .channel_fit import resolve_fitted_channels
 from .estimators import METHODS, estimator_class
 from .normal_equations import QUANTITIES, NormalEquations
 from .report import FitReport, rmse_fields
@@ -122,6 +123,7 @@ def fit_potential(train, config: dict, client=None, fold_coefficients: list | No
         if len(train) == 0:
             raise LinpotInputError("every training structure has config_type weight 0")
     method = fit_cfg.get("method", "ridge")
+    config = resolve_fitted_channels(train, config, lambda data, cfg: fit_potential(data, cfg, client=client))
     elements = config.get("elements") or train.elements
     times, memory = {}, {}
     t0 = time.perf_counter()
