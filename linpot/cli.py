@@ -350,9 +350,12 @@ def cmd_md(args) -> int:
                                    "(add one with `linpot grade-setup`)", args.potential)
         if args.grade_record is not None and not args.extrapolated:
             raise LinpotInputError("--grade-record needs --extrapolated FILE.xyz to write the recorded structures to")
+        if args.grade_kind == "structure" and atoms.calc.potential.active_set.configurations is None:
+            raise LinpotInputError("--grade-kind structure needs an active set with the training structures' rows "
+                                   "(add them with `linpot grade-setup`)", args.potential)
         if args.extrapolated:
             _check_output_path(args.extrapolated)
-        watch = GradeWatch(args.grade_record, args.grade_stop, args.grade_interval)
+        watch = GradeWatch(args.grade_record, args.grade_stop, args.grade_interval, args.grade_kind)
     frames = []
     result = run_md(atoms, args.ensemble, args.steps, timestep_fs=args.timestep, temperature_K=args.temperature,
                     pressure_GPa=args.pressure, interval=args.interval, seed=args.seed,
@@ -712,6 +715,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="keep the frames whose extrapolation grade exceeds G (e.g. 2) in --extrapolated")
     md.add_argument("--grade-stop", type=float, metavar="G", help="stop at the first frame of grade above G (e.g. 10)")
     md.add_argument("--grade-interval", type=int, default=1, help="steps between grade checks (default 1)")
+    md.add_argument("--grade-kind", choices=["atoms", "structure"], default="atoms",
+                    help="follow the largest atomic grade (default) or the structure grade")
     md.add_argument("--extrapolated", metavar="FILE.xyz", help="where --grade-record writes its frames (extxyz)")
     md.set_defaults(func=cmd_md)
 

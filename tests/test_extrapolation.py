@@ -439,6 +439,22 @@ def test_md_records_and_stops_on_the_grade(graded):
         GradeWatch(record_above=3.0, stop_above=2.0)
 
 
+def test_md_can_follow_the_structure_grade(graded):
+    """``kind = "structure"``: the watch reads the calculator's structure grade, not the atoms'
+    largest grade, at every check."""
+    atoms = rattled_cu(3)
+    atoms.calc = Calculator(graded)
+    watch = GradeWatch(record_above=0.0, interval=5, kind="structure")
+    run_md(atoms, "nvt", steps=10, timestep_fs=1.0, temperature_K=300.0, interval=5, watch=watch)
+    assert len(watch.grades_) == 3 and len(watch.frames_) == 3  # steps 0, 5, 10
+    frame = watch.frames_[-1].copy()
+    frame.calc = Calculator(graded)
+    structure, largest = frame.calc.get_property("structure_grade", frame), frame.calc.get_property("grade", frame)
+    assert watch.frames_[-1].info["grade"] == pytest.approx(structure) and structure != pytest.approx(largest)
+    with pytest.raises(LinpotInputError, match="grade kind"):
+        GradeWatch(kind="energy")
+
+
 # ---- the commands ------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
@@ -541,6 +557,12 @@ def test_cli_bad_input(files, capsys, tmp_path):
                                         "--grade-stop", "3"]), "active set")
     assert_one_line_error(capsys, main(["md", pot, str(d / "train.xyz"), "--steps", "5", "--grade-record", "3"]),
                           "--extrapolated")
+    # an active set without the training structures' rows has no structure grade to follow
+    no_rows = load(pot)
+    no_rows.active_set.configurations = None
+    no_rows.save(tmp_path / "no_rows.json")
+    assert_one_line_error(capsys, main(["md", str(tmp_path / "no_rows.json"), str(d / "train.xyz"), "--steps", "5",
+                                        "--grade-stop", "3", "--grade-kind", "structure"]), "--grade-kind structure")
 
 
 def test_committee_grade_is_the_largest_members_grade(graded, bayes):

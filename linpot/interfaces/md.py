@@ -58,13 +58,23 @@ def make_dynamics(atoms, ensemble: str, timestep_fs: float, temperature_K: float
     raise LinpotInputError(f"unknown ensemble {ensemble!r} (known: {', '.join(ENSEMBLES)})")
 
 
+#: What a :class:`GradeWatch` follows: the largest atomic grade (``grade``) or the structure grade
+#: (``structure_grade``: the energy-per-atom row against the training structures).
+GRADE_KINDS = {"atoms": "grade", "structure": "structure_grade"}
+
+
 class GradeWatch:
     """Every ``interval`` steps, the structure's extrapolation grade (``atoms.calc``'s ``grade``
-    property, :class:`linpot.Calculator`): frames above ``record_above`` are kept (copies, with
-    ``grade`` and ``md_step`` in ``info``) in ``frames_``, and a grade above ``stop_above`` ends
-    the run. ``grades_``: (step, grade) of every check; ``stopped_``: the step it stopped at, or None."""
+    property, the largest atomic grade, or with ``kind = "structure"`` its ``structure_grade``;
+    :class:`linpot.Calculator`): frames above ``record_above`` are kept (copies, with ``grade`` and
+    ``md_step`` in ``info``) in ``frames_``, and a grade above ``stop_above`` ends the run.
+    ``grades_``: (step, grade) of every check; ``stopped_``: the step it stopped at, or None."""
 
-    def __init__(self, record_above: float | None = None, stop_above: float | None = None, interval: int = 1):
+    def __init__(self, record_above: float | None = None, stop_above: float | None = None, interval: int = 1,
+                 kind: str = "atoms"):
+        if kind not in GRADE_KINDS:
+            raise LinpotInputError(f"unknown grade kind {kind!r} (known: {', '.join(GRADE_KINDS)})")
+        self.kind = kind
         if record_above is not None and stop_above is not None and stop_above < record_above:
             raise LinpotInputError(f"the grade to stop at ({stop_above}) is below the grade to record at ({record_above})")
         if interval < 1:
@@ -76,7 +86,7 @@ class GradeWatch:
 
     def check(self, atoms, step: int) -> bool:
         """Record the frame if its grade is high; True if the run should stop."""
-        grade = float(atoms.calc.get_property("grade", atoms))
+        grade = float(atoms.calc.get_property(GRADE_KINDS[self.kind], atoms))
         self.grades_.append((step, grade))
         if self.record_above is not None and grade > self.record_above:
             frame = atoms.copy()
