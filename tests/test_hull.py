@@ -327,7 +327,8 @@ def test_cli_missing_pure_element_is_one_line(cu_ag, tmp_path, capsys):
 
 
 class EMTPotential:
-    """A stand-in potential: EMT energies (the model then equals the DFT labels exactly)."""
+    """A stand-in potential: EMT energies, forces and stress, as a potential's ``predict`` returns
+    them (the model then equals the DFT labels exactly)."""
 
     elements = ["Cu", "Ag", "Au"]
 
@@ -336,7 +337,7 @@ class EMTPotential:
 
         atoms = Atoms(numbers=numbers, positions=positions, cell=cell, pbc=pbc)
         atoms.calc = EMT()
-        return {"energy": atoms.get_potential_energy()}
+        return {"energy": atoms.get_potential_energy(), "forces": atoms.get_forces(), "stress": atoms.get_stress()}
 
 
 def test_ternary_report_without_plot(tmp_path):

@@ -180,19 +180,14 @@ def hull_distances(hull: LowerHull, fractions, e_f) -> np.ndarray:
 
 def predict_energies(potential, ds) -> np.ndarray:
     """The potential's total energy (eV) of every structure of ``ds``, with a progress bar."""
+    from .metrics import predict_dataset
     from .pareto import progress_bar
 
-    energy = np.full(len(ds), np.nan)
     bar = progress_bar(len(ds), "hull", "structure")
     try:
-        for k in range(len(ds)):
-            s = ds.atom_slice(k)
-            with ds.located(k):
-                energy[k] = potential.predict(ds.positions[s], ds.numbers[s], ds.cells[k], ds.pbc[k])["energy"]
-            bar.update(1)
+        return predict_dataset(potential, ds, on_structure=lambda: bar.update(1))["energy"]
     finally:
         bar.close()
-    return energy
 
 
 def _formula(counts, elements) -> str:

@@ -13,8 +13,9 @@ from ..conventions import GPA
 from ..fit.report import REPORT_QUANTITIES, RMSE_KEYS, error_fields
 
 
-def predict_dataset(potential, ds) -> dict:
-    """``energy`` (n, eV), ``forces`` (n_atoms, 3), ``stress`` (n, 6; NaN for non-periodic)."""
+def predict_dataset(potential, ds, on_structure=None) -> dict:
+    """``energy`` (n, eV), ``forces`` (n_atoms, 3), ``stress`` (n, 6; NaN for non-periodic);
+    ``on_structure()`` is called after each structure (a progress bar)."""
     n = len(ds)
     energy = np.full(n, np.nan)
     forces = np.full((int(ds.offsets[-1]), 3), np.nan)
@@ -27,6 +28,8 @@ def predict_dataset(potential, ds) -> dict:
         forces[s] = out["forces"]
         if "stress" in out:
             stress[k] = out["stress"]
+        if on_structure is not None:
+            on_structure()
     return {"energy": energy, "forces": forces, "stress": stress}
 
 

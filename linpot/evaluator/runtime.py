@@ -44,20 +44,13 @@ def tables_to_arrays(tables) -> dict:
     return out
 
 
-#: Tables added after version 1 of the stored tables, and their value in tables written before.
-OPTIONAL_FIELDS = {"tuple_off": lambda arrays: np.zeros_like(arrays["tuple_lm"])}
-
-
 def tables_from_arrays(cls, arrays: dict):
     """The named kernel tables ``cls`` (a NamedTuple of arrays, scalars and nested tables) read
-    from the flat dict ``arrays`` by field name; scalars take the field's type; a field of
-    :data:`OPTIONAL_FIELDS` missing from older tables takes its default."""
+    from the flat dict ``arrays`` by field name; scalars take the field's type."""
     values = {}
     for name, kind in _field_types(cls).items():
         if hasattr(kind, "_fields"):
             values[name] = tables_from_arrays(kind, arrays)
-        elif name not in arrays and name in OPTIONAL_FIELDS:
-            values[name] = OPTIONAL_FIELDS[name](arrays)
         elif kind is np.ndarray:
             values[name] = arrays[name]
         else:
