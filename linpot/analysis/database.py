@@ -29,6 +29,7 @@ import logging
 import sys
 import time
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -102,6 +103,7 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
+@cache
 def code_hash() -> str:
     """A hash of linpot's own Python sources: a report made by other code (a fixed property, a new
     table row) is not reused, though the version string is the same between releases."""
