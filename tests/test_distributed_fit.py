@@ -40,40 +40,30 @@ SERIAL_BLAS_THREADS = 2
 STARTUP_S = 120
 
 PAIR = '{ kind = "pair", cutoff = 4.5, radial = { kind = "chebyshev", n_basis = 8 } }'
+#: the descriptor and model of the single-model recipes (PAIR, a polynomial of degree 3)
+PAIR_MODEL = """[descriptor]
+kind = "pair"
+cutoff = 4.5
+radial = { kind = "chebyshev", n_basis = 8 }
+[model]
+degree = 3
+"""
 RECIPES = {
     "plain": """
 [fit]
 validation_fraction = 0.3
-[descriptor]
-kind = "pair"
-cutoff = 4.5
-radial = { kind = "chebyshev", n_basis = 8 }
-[model]
-degree = 3
-""",
+""" + PAIR_MODEL,
     "kfold": """
 [fit]
 kfold = 3
 method = "ridge"
-[descriptor]
-kind = "pair"
-cutoff = 4.5
-radial = { kind = "chebyshev", n_basis = 8 }
-[model]
-degree = 3
-""",
+""" + PAIR_MODEL,
     "deviatoric": """
 [fit]
 validation_fraction = 0.3
 stress = "deviatoric"
 weights = { energy = 10000.0, forces = 30.0, stress = 10.0 }
-[descriptor]
-kind = "pair"
-cutoff = 4.5
-radial = { kind = "chebyshev", n_basis = 8 }
-[model]
-degree = 3
-""",
+""" + PAIR_MODEL,
     "committee": f"""
 [fit]
 kfold = 3

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from ase import Atoms
+from conftest import CU_BOX
 
 import linpot
 from linpot.interfaces.lammps_external import attach_potential, lammps_cell
@@ -78,15 +79,7 @@ def test_cli_runs_a_lammps_script(tmp_path, capfd, lmp):
 
     script = tmp_path / "in.nve"
     dump = tmp_path / "final.xyz"
-    script.write_text(f"""units metal
-atom_style atomic
-boundary p p p
-lattice fcc 3.62
-region box block 0 2 0 2 0 2
-create_box 1 box
-create_atoms 1 box
-mass 1 63.546
-velocity all create 900 7 dist gaussian
+    script.write_text(CU_BOX + f"""velocity all create 900 7 dist gaussian
 fix ext all external pf/callback 1 1
 fix_modify ext energy yes virial yes
 fix nve all nve

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from ase import Atoms
-from conftest import make_model, triclinic_cell
+from conftest import CU_BOX, make_model, triclinic_cell
 
 import linpot
 from linpot.errors import LinpotInputError
@@ -288,19 +288,6 @@ def test_two_ranks_equal_one(plugin, tmp_path, newton):
     for key in ("energy", "energies", "forces", "pressure"):
         assert_equal(two[key], one[key], 1e-12, key)
     assert_equal(two["positions_after"], one["positions_after"], 1e-10, "positions after 20 NVE steps")
-
-
-#: 32 Cu atoms on an fcc lattice (2 x 2 x 2 conventional cells), one atom type.
-CU_BOX = """
-units metal
-atom_style atomic
-boundary p p p
-lattice fcc 3.62
-region box block 0 2 0 2 0 2
-create_box 1 box
-create_atoms 1 box
-mass 1 63.546
-"""
 
 
 def test_nve_drift_matches_python_route(plugin, lmp):
