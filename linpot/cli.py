@@ -661,9 +661,10 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--energy-weight", type=float, help="weight of energy residuals, 1/(eV/atom)")
     fit.add_argument("--force-weight", type=float, help="weight of force residuals, 1/(eV/Å)")
     fit.add_argument("--stress-weight", type=float, help="weight of stress residuals, 1/GPa")
-    fit.add_argument("--stress-part", choices=("full", "deviatoric"),
-                     help="fit all stress components, or only the traceless part (stress labels with an isotropic "
-                          "error the energies lack, e.g. a Pulay stress)")
+    fit.add_argument("--stress-part", choices=("full", "deviatoric", "pulay"),
+                     help="fit all stress components; only the traceless part; or all of them less one fitted Pulay "
+                          "stress proportional to the atom density (stress labels with an isotropic error the "
+                          "energies lack)")
     fit.add_argument("--seed", type=int, help="seed of the validation split")
     fit.add_argument("--method", choices=["ridge", "lasso", "elastic-net", "omp", "lars", "bayes"],
                      help="regression: dense ridge, compressed sensing (lasso, elastic-net, omp, lars) or Bayesian")

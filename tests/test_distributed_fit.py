@@ -64,6 +64,12 @@ validation_fraction = 0.3
 stress = "deviatoric"
 weights = { energy = 10000.0, forces = 30.0, stress = 10.0 }
 """ + PAIR_MODEL,
+    "pulay": """
+[fit]
+validation_fraction = 0.3
+stress = "pulay"
+weights = { energy = 10000.0, forces = 30.0, stress = 10.0 }
+""" + PAIR_MODEL,
     "committee": f"""
 [fit]
 kfold = 3

@@ -200,6 +200,63 @@ def test_deviatoric_stress_fit_ignores_an_isotropic_stress_error(stress_part):
         assert "stress" not in pot.provenance["fit"]
 
 
+def _pulay_shifted(frames, pulay_ev_per_atom):
+    """The same frames with a Pulay stress ``p (N/V)`` added to every stress label's diagonal."""
+    from ase.calculators.singlepoint import SinglePointCalculator
+
+    out = []
+    for atoms in frames:
+        shifted = atoms.copy()
+        offset = pulay_ev_per_atom * len(atoms) / atoms.get_volume()
+        stress = atoms.get_stress() + offset * np.array([1.0, 1.0, 1.0, 0.0, 0.0, 0.0])
+        shifted.calc = SinglePointCalculator(shifted, energy=atoms.get_potential_energy(), forces=atoms.get_forces(),
+                                             stress=stress)
+        shifted.info.update(atoms.info)
+        out.append(shifted)
+    return out
+
+
+def _pulay_frames():
+    """Cells of different atom densities: strained fcc, triclinic cells, and an fcc slab (vacuum)."""
+    from ase.build import fcc111
+
+    slab = fcc111("Cu", size=(2, 2, 3), vacuum=4.0, periodic=True)
+    slab.rattle(0.05, seed=3)
+    return [distorted_fcc(seed=s, repeat=(1, 1, 2), strain=0.06) for s in range(8)] + \
+        [triclinic_cell(seed=s) for s in range(6)] + [slab]
+
+
+@pytest.mark.parametrize("method", ["ridge", "bayes"])
+def test_pulay_stress_fit_recovers_the_model_and_the_pulay_constant(method):
+    """Labels from a known model with a Pulay stress p N/V added: stress = "pulay" recovers the
+    model (energies to 1e-7 eV/atom, stresses to round-off) and p itself; the file records p, and a
+    Bayesian posterior covers the model's coefficients only."""
+    truth, c_true = make_model(n_basis=3, degree=2, cutoff=5.0, seed=4)
+    exact = labelled(truth, c_true, _pulay_frames())
+    p_true = -0.3   # eV/atom: about -4 GPa at the density of fcc Cu
+    ds = Dataset.from_atoms(_pulay_shifted(exact, p_true))
+    fit = {"alphas": [1e-14], "validation_fraction": 0.2, "stress": "pulay", "method": method,
+           "weights": {"energy": 100.0, "forces": 1.0, "stress": 10.0}}
+    config = merge(load_config(), {
+        "descriptor": {"cutoff": 5.0, "radial": {"kind": "chebyshev", "n_basis": 3}},
+        "model": {"degree": 2}, "fit": fit})
+    pot, report = fit_potential(ds, config)
+    assert pot.coefficients.size == truth.n_coefficients
+    record = pot.provenance["fit"]["pulay_stress"]
+    assert pot.provenance["fit"]["stress"] == "pulay"
+    assert record["eV_per_atom"] == pytest.approx(p_true, rel=1e-5)
+    fcc_density = 4 / 3.6**3
+    assert -5.0 < p_true * fcc_density / 0.006241509 < -3.0   # the GPa figure below is on this scale
+    assert record["GPa_at_median_density"] < 0
+    for atoms in exact:
+        p = pot.predict_atoms(atoms)
+        assert abs(p["energy"] - atoms.get_potential_energy()) / len(atoms) < 1e-7
+        np.testing.assert_allclose(p["stress"], atoms.get_stress(), atol=1e-7)
+    if method == "bayes":
+        n = truth.n_coefficients
+        assert np.asarray(pot.uncertainty["covariance"]).shape == (n, n)
+
+
 def test_unknown_stress_part_is_a_one_line_error(tmp_path):
     from linpot.errors import LinpotInputError
 

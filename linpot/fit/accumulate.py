@@ -57,6 +57,12 @@ def chunk_bounds(n_atoms: np.ndarray, chunk_atoms: int) -> list[tuple[int, int]]
     return bounds
 
 
+def n_columns(model, stress_part: str = "full") -> int:
+    """Columns of the normal equations: the model's coefficients, and the Pulay stress
+    (:func:`~linpot.fit.normal_equations.pulay_column`) last when ``stress_part == "pulay"``."""
+    return model.n_coefficients + (1 if stress_part == "pulay" else 0)
+
+
 def accumulate_chunk(model, ds, groups: np.ndarray, stress_part: str = "full") -> dict:
     """Normal equations of the structures of ``ds``, one set per group present: ``{group: NormalEquations}``,
     added structure by structure in order, with single-threaded BLAS (see the module's documentation).
@@ -78,13 +84,14 @@ def accumulate_chunk(model, ds, groups: np.ndarray, stress_part: str = "full") -
                 rows = model.design_rows(ds.positions[s], ds.numbers[s], ds.cells[k], ds.pbc[k])
             g = int(groups[k])
             if g not in out:
-                out[g] = NormalEquations(model.n_coefficients)
+                out[g] = NormalEquations(n_columns(model, stress_part))
             out[g].add_structure(
                 rows, s.stop - s.start,
                 energy=ds.energy[k] if ds.has_energy[k] else None,
                 forces=ds.forces[s] if ds.has_forces[k] else None,
                 stress=ds.stress[k] if ds.has_stress[k] else None,
                 stress_part=stress_part,
+                volume=abs(float(np.linalg.det(ds.cells[k]))) if stress_part == "pulay" and ds.has_stress[k] else None,
             )
     return out
 
@@ -131,10 +138,11 @@ def accumulate_normal_equations(model, ds, groups: np.ndarray, n_groups: int, cl
 
     ``client``: a ``dask.distributed.Client``; chunks then run on its workers, and the result is
     the same bits as without it. ``chunk_atoms``: atoms per chunk (default :data:`CHUNK_ATOMS`).
-    ``stress_part``: ``"full"`` or ``"deviatoric"`` (:meth:`NormalEquations.add_structure`)."""
+    ``stress_part``: ``"full"``, ``"deviatoric"`` or ``"pulay"`` (:meth:`NormalEquations.add_structure`;
+    ``"pulay"`` adds the last column, :func:`n_columns`)."""
     groups = np.asarray(groups)
     bounds = chunk_bounds(ds.n_atoms, CHUNK_ATOMS if chunk_atoms is None else chunk_atoms)
-    total = [NormalEquations(model.n_coefficients) for _ in range(n_groups)]
+    total = [NormalEquations(n_columns(model, stress_part)) for _ in range(n_groups)]
     bar = _progress(int(ds.offsets[-1]), "design matrix")
 
     def advance(index: int) -> None:

@@ -27,7 +27,8 @@ A recipe looks like (``preset = "NAME"`` takes the descriptor and model of a pre
     l1_ratio = 0.5                               # elastic-net mix
     seed = 0
     weights = { energy = 10000.0, forces = 30.0, stress = 1.0 }  # 1/(eV/atom), 1/(eV/Å), 1/GPa
-    stress = "full"           # or "deviatoric": the traceless part only (labels with a Pulay stress)
+    stress = "full"           # "deviatoric": the traceless part only; "pulay": all of it less one fitted
+                              # Pulay stress proportional to the atom density (labels with a Pulay stress)
     config_type_weights = { Surface = 1.0 }
 """
 
@@ -41,6 +42,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import LinpotInputError
+from .normal_equations import STRESS_PARTS
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -142,8 +144,8 @@ def load_config(path=None) -> dict:
     if unknown:
         raise LinpotInputError(f"unknown [fit] option(s): {', '.join(sorted(unknown))}", path)
     stress_part = user.get("fit", {}).get("stress", "full")
-    if stress_part not in ("full", "deviatoric"):
-        raise LinpotInputError(f"[fit] stress must be \"full\" or \"deviatoric\", got {stress_part!r}", path)
+    if stress_part not in STRESS_PARTS:
+        raise LinpotInputError(f"[fit] stress must be one of {', '.join(STRESS_PARTS)}, got {stress_part!r}", path)
     if "committee" in user:
         check_committee(user["committee"], path)
     base = DEFAULT_CONFIG

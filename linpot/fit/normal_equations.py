@@ -6,7 +6,9 @@ Rows per structure (see :class:`linpot.models.StructureRows`):
 * energy: one row, ``X_E / N`` against ``E / N`` (eV/atom);
 * forces: ``3N`` rows against the force components (eV/Å);
 * stress: 6 rows in GPa against the Voigt stress (GPa); with ``stress_part="deviatoric"`` the
-  rows and labels are first projected on the traceless part (:func:`deviatoric_projection`).
+  rows and labels are first projected on the traceless part (:func:`deviatoric_projection`);
+  with ``stress_part="pulay"`` the rows get one more column, :func:`pulay_column`, whose
+  coefficient (fitted, unpenalised, not part of the model) is the labels' Pulay stress.
 
 Each structure's rows are multiplied by its config_type weight (squared in the normal
 equations); the per-quantity weights are applied later, when the equations are combined, so
@@ -22,7 +24,22 @@ from .linear_problem import quadratic_loss
 
 QUANTITIES = ("energy", "forces", "stress")
 #: Which part of the stress enters the loss: all six components, or the traceless part only.
-STRESS_PARTS = ("full", "deviatoric")
+STRESS_PARTS = ("full", "deviatoric", "pulay")
+
+
+def pulay_column(n_atoms: int, volume: float) -> np.ndarray:
+    """The stress rows' extra column of a ``stress_part="pulay"`` fit, in GPa per (eV/atom):
+    ``(N/V) (1, 1, 1, 0, 0, 0)``.
+
+    The labels are modelled as ``sigma_DFT = sigma_model + p_P (N/V) (1, 1, 1, 0, 0, 0)`` with one
+    constant ``p_P`` (eV/atom) for the whole dataset: the Pulay stress of a plane-wave basis that is
+    incomplete at the cutoff used is isotropic and, at a fixed cutoff, proportional to the electron
+    (here: atom) density, so a slab with vacuum carries less of it than the bulk cell. Unlike the
+    deviatoric fit, which gives every structure its own free pressure, this keeps how the pressure
+    changes with volume -- the bulk modulus -- in the fit."""
+    u = np.zeros(6)
+    u[:3] = n_atoms / volume / GPA
+    return u
 
 
 def deviatoric_projection() -> np.ndarray:
@@ -50,17 +67,21 @@ class NormalEquations:
         self.n_structures = 0
 
     def add_rows(self, quantity: str, X: np.ndarray, y: np.ndarray, weight: float = 1.0) -> None:
+        """Add rows ``X`` against ``y``; rows with fewer than ``n_cols`` columns are zero in the rest
+        (the energy and force rows of a fit with a Pulay column)."""
         X = np.atleast_2d(X)
         y = np.atleast_1d(y)
-        self.A[quantity] += weight * (X.T @ X)
-        self.b[quantity] += weight * (X.T @ y)
+        k = X.shape[1]
+        self.A[quantity][:k, :k] += weight * (X.T @ X)
+        self.b[quantity][:k] += weight * (X.T @ y)
         self.yy[quantity] += weight * float(y @ y)
         self.n_rows[quantity] += len(y)
 
     def add_structure(self, rows, n_atoms: int, energy=None, forces=None, stress=None, weight: float = 1.0,
-                      stress_part: str = "full") -> None:
+                      stress_part: str = "full", volume: float | None = None) -> None:
         """Add one structure's rows; ``None`` labels are skipped (stress in eV/Å^3, Voigt; ``stress_part``
-        one of :data:`STRESS_PARTS`)."""
+        one of :data:`STRESS_PARTS`; ``"pulay"`` needs the cell ``volume`` in Å^3 and equations
+        with one column more than the model)."""
         if energy is not None:
             self.add_rows("energy", rows.energy[None, :] / n_atoms, np.array([energy / n_atoms]), weight)
         if forces is not None:
@@ -70,6 +91,10 @@ class NormalEquations:
             if stress_part == "deviatoric":
                 P = deviatoric_projection()
                 X, y = P @ X, P @ y
+            elif stress_part == "pulay":
+                if volume is None or not volume > 0:
+                    raise ValueError("a Pulay stress column needs the cell volume")
+                X = np.column_stack([X, pulay_column(n_atoms, volume)])
             self.add_rows("stress", X, y, weight)
         self.n_structures += 1
 

@@ -19,6 +19,7 @@ import time
 
 import numpy as np
 
+from ..conventions import GPA
 from ..descriptors import descriptor_from_spec
 from ..errors import LinpotInputError
 from ..models import model_from_spec
@@ -66,9 +67,12 @@ def _standardisation(model, ds, max_structures: int = 64):
 
 def make_estimator(fit_cfg: dict, model):
     """The estimator of ``[fit] method`` (:data:`linpot.fit.estimators.ESTIMATORS`) built from the
-    recipe, the model's per-element constants unpenalised."""
+    recipe, the model's per-element constants (and a Pulay stress column) unpenalised."""
     method = fit_cfg.get("method", "ridge")
-    return estimator_class(method).from_recipe(method, fit_cfg, model.constant_columns())
+    unpenalised = list(model.constant_columns())
+    if fit_cfg.get("stress", "full") == "pulay":
+        unpenalised.append(model.n_coefficients)
+    return estimator_class(method).from_recipe(method, fit_cfg, unpenalised)
 
 
 def _weighted_parts(parts: list[NormalEquations], n_parts: int, types: list[str], type_weights: dict):
@@ -87,6 +91,15 @@ def _sum(equations: list[NormalEquations], n_cols: int) -> NormalEquations:
     for eq in equations:
         total += eq
     return total
+
+
+def pulay_record(pulay: float, train) -> dict:
+    """The fitted Pulay stress (:func:`~linpot.fit.normal_equations.pulay_column`) for the file and
+    report: ``eV_per_atom`` (the fitted constant) and the isotropic stress it gives, GPa, at the
+    median atom density of the training structures with stress labels (negative = compressive)."""
+    density = [n / abs(float(np.linalg.det(train.cells[k])))
+               for k, n in enumerate(train.n_atoms) if train.has_stress[k]]
+    return {"eV_per_atom": pulay, "GPa_at_median_density": float(pulay * np.median(density) / GPA)}
 
 
 def held_out_assignment(train, fit_cfg: dict) -> tuple[np.ndarray, int]:
@@ -157,16 +170,23 @@ def fit_potential(train, config: dict, client=None, fold_coefficients: list | No
     weights = dict(fit_cfg["weights"])
     type_weights = dict(fit_cfg["config_type_weights"])
     parts = _weighted_parts(raw, n_parts, types, type_weights)
-    total = _sum(parts, model.n_coefficients)
+    n_cols = raw[0].n_cols  # the model's coefficients, then the Pulay stress if fitted
+    total = _sum(parts, n_cols)
     # the held-out parts: every fold in turn, or the one validation part (part 1) if it has structures
     held_out = range(kfold) if kfold >= 2 else [1] if parts[1].n_structures > 0 else []
     unweighted = _weighted_parts(raw, n_parts, types, {}) if held_out else []
-    folds = [Fold(train=_sum([p for j, p in enumerate(parts) if j != k], model.n_coefficients), held_out=parts[k],
+    folds = [Fold(train=_sum([p for j, p in enumerate(parts) if j != k], n_cols), held_out=parts[k],
                   unweighted=unweighted[k]) for k in held_out]
     estimator.fit(total, weights, folds)
-    coef, chosen = estimator.coef_, dict(estimator.chosen_)
+    n = model.n_coefficients
+    coef, chosen = estimator.coef_[:n], dict(estimator.chosen_)
+    pulay = float(estimator.coef_[n]) if n_cols > n else None
     if fold_coefficients is not None:
-        fold_coefficients.extend(np.asarray(w).reshape(model.n_coefficients) for w in estimator.fold_coef_)
+        fold_coefficients.extend(np.asarray(w)[:n] for w in estimator.fold_coef_)
+    uncertainty = estimator.uncertainty_
+    if uncertainty is not None and n_cols > n:
+        # the marginal posterior of the model's coefficients (the Pulay stress integrated out)
+        uncertainty = {**uncertainty, "covariance": np.asarray(uncertainty["covariance"])[:n, :n]}
     times["solve_s"] = time.perf_counter() - t0
     memory["solve_peak_mb"] = peak_memory_mb()
     log.info("%s: %s chosen on %s; %d of %d coefficients nonzero", method,
@@ -195,6 +215,10 @@ def fit_potential(train, config: dict, client=None, fold_coefficients: list | No
     fit_record = {"method": method, **chosen, "weights": weights, "config_type_weights": type_weights, "seed": seed}
     if stress_part != "full":
         fit_record["stress"] = stress_part
+    if pulay is not None:
+        fit_record["pulay_stress"] = pulay_record(pulay, train)
+        log.info("Pulay stress of the labels: %.4g eV/atom, %.3f GPa at the training cells' median density",
+                 pulay, fit_record["pulay_stress"]["GPa_at_median_density"])
     if kfold >= 2:
         fit_record["kfold"] = kfold
     else:
@@ -207,7 +231,7 @@ def fit_potential(train, config: dict, client=None, fold_coefficients: list | No
         "n_atoms": int(train.offsets[-1]),
         "fit": fit_record,
     }
-    potential = Potential(model, coef, provenance, uncertainty=estimator.uncertainty_)
+    potential = Potential(model, coef, provenance, uncertainty=uncertainty)
     report: FitReport = {
         "method": method, "chosen": chosen, "alpha": chosen.get("alpha"), "held_out": held_out_report,
         "validation_curve": estimator.validation_curve_, "validation_by_config_type": validation_by_type,
