@@ -293,8 +293,14 @@ def test_potential_constants_at_the_reference_volume(calc, fcc, emt_dataset):
     ref = results["reference"]["elastic"]["constants_GPa"]
     for name in ("C11", "C12", "C44"):
         assert at_ref[f"{name}_GPa"] == pytest.approx(ref[name], rel=1e-2), name
+    # the DFT fit repeated on the potential's labels of the same cells: here the same labels, so the
+    # same constants to round-off
+    on_cells = results["elastic_on_dft_cells"]["constants_GPa"]
     rows = {r["property"]: r for r in results["comparison"]}
-    assert rows["C11 (DFT volume)"]["dft"] == ref["C11"]
+    for name in ("C11", "C12", "C44"):
+        assert on_cells[name] == pytest.approx(ref[name], rel=1e-9, abs=1e-9), name
+        assert rows[f"{name} (DFT cells)"]["dft"] == ref[name]
+        assert rows[f"{name} (DFT cells)"]["potential"] == on_cells[name]
 
 
 def test_comparison_flags_constants_where_dft_energies_and_stresses_disagree(calc, fcc, emt_dataset):
@@ -328,3 +334,40 @@ def test_lattice_row_names_the_route_its_dft_value_came_from(route, words):
     rows = P._comparison({"equilibrium": {"a_A": 3.61}}, {"lattice": lattice})
     assert rows[0]["property"] == "a" and rows[0]["dft"] == 3.6
     assert words in rows[0]["note"]
+
+
+def test_nonlinear_modes_need_twice_the_order_in_amplitudes():
+    strains = np.zeros((9, 6))
+    strains[:8, 0] = [-0.04, -0.03, -0.02, -0.01, 0.01, 0.02, 0.03, 0.04]
+    strains[:5, 3] = [-0.02, -0.01, 0.01, 0.02, 0.03]
+    assert pc.nonlinear_modes(strains, 3) == [0]          # 8 amplitudes >= 6; 5 < 6
+    assert pc.nonlinear_modes(strains, 2) == [0, 3]       # 5 >= 4
+    assert pc.nonlinear_modes(strains, 1) == []
+
+
+def test_polynomial_reference_recovers_the_constants_from_strains_up_to_six_percent(calc):
+    """EMT 'DFT' cells strained by up to 6 % (uniaxial and shear, eight amplitudes each): the
+    default reference fits them with cubic stress-strain terms and recovers EMT's constants from
+    +-0.1 % central differences to 1 %; a linear fit over the same cells is off by more than 2 %
+    (EMT's stress-strain curves bend over 6 %)."""
+    from ase.build import bulk
+
+    gs = P.relax_structure(calc, bulk("Cu", "fcc", a=3.6, cubic=True))
+    data = [_label(gs, calc, "Ground state")]
+    for mode in (0, 3):
+        for s in (-0.06, -0.04, -0.02, -0.01, 0.01, 0.02, 0.04, 0.06):
+            strain = np.zeros(6)
+            strain[mode] = s
+            f = np.eye(3) + pc.stress_tensor(strain * np.array([1, 1, 1, 0.5, 0.5, 0.5]))
+            strained = gs.copy()
+            strained.set_cell(gs.cell.array @ f.T, scale_atoms=True)
+            data.append(_label(strained, calc, "Elastic"))
+    exact = P.elastic_constants(calc, gs, strain=0.001, relax_ions=False, symprec=1e-3)
+    ref = dft_reference(data, symprec=1e-3)["elastic"]
+    assert ref["order"] == 3 and ref["max_strain"] > 0.06 and set(ref["nonlinear_modes"]) >= {0, 3}
+    linear = dft_reference(data, symprec=1e-3, max_strain=0.101, order=1)["elastic"]
+    worst_linear = 0.0
+    for name in ("C11", "C12", "C44"):
+        assert ref["constants_GPa"][name] == pytest.approx(exact[f"{name}_GPa"], rel=1e-2), name
+        worst_linear = max(worst_linear, abs(linear["constants_GPa"][name] / exact[f"{name}_GPa"] - 1))
+    assert worst_linear > 0.02

@@ -44,7 +44,7 @@ from ..errors import LinpotInputError
 from ..io import atomic_write_text
 from . import properties_crystal as pc
 from .plots import _pyplot, _save
-from .properties_reference import J_PER_M2, dft_reference, read_dataset
+from .properties_reference import J_PER_M2, dft_reference, elastic_reference, read_dataset
 
 log = logging.getLogger(__name__)
 
@@ -607,6 +607,8 @@ def properties_report(potential, structure="fcc", reference_dataset=None, output
         if "elastic" not in skip and (reference.get("elastic") or {}).get("constants_GPa"):
             results["elastic_at_dft_volume"] = timed("elastic_at_dft_volume", lambda: _elastic_at_reference_volume(
                 calc, relaxed, structures[reference["ground_state"]["index"]], elastic_strain, symprec))
+            results["elastic_on_dft_cells"] = timed("elastic_on_dft_cells", lambda: _elastic_on_reference_cells(
+                calc, structures, reference))
     if "surfaces" not in skip:
         wanted = None if facets is None else [tuple(f) for f in facets]
         if wanted is None and reference is not None:
@@ -677,6 +679,32 @@ def _elastic_at_reference_volume(calc, relaxed, ground_state, strain, symprec) -
     return out
 
 
+def _elastic_on_reference_cells(calc, structures, reference) -> dict:
+    """The DFT reference's elastic fit (:func:`~linpot.analysis.properties_reference.elastic_reference`:
+    the same window, order and symmetry) run on the potential's energies and stresses of the
+    dataset's own strained cells: the same strains, the same volume and the same fit as the DFT
+    constants, so the difference is the potential's alone. (Constants of the potential's relaxed
+    crystal also differ from these by the pressure between its equilibrium volume and the
+    dataset's ground-state cell, and by what a fit over finite strains does to them.)"""
+    from ase.calculators.singlepoint import SinglePointCalculator
+
+    ref_el = reference["elastic"]
+    relabelled = list(structures)
+    for k in ref_el["cells"]:
+        atoms = structures[k].copy()
+        atoms.calc = calc
+        energy, stress = atoms.get_potential_energy(), atoms.get_stress(voigt=True)
+        labelled = structures[k].copy()
+        labelled.info.update(structures[k].info)
+        labelled.calc = SinglePointCalculator(labelled, energy=energy, stress=stress)
+        relabelled[k] = labelled
+    out = elastic_reference(relabelled, reference["ground_state"]["index"], max_strain=ref_el["max_strain"],
+                            order=ref_el["order"])
+    return {"constants_GPa": out.get("constants_GPa"), "standard_errors_GPa": out.get("standard_errors_GPa"),
+            "n_cells": out.get("n_cells"), "max_strain": out.get("max_strain"), "order": out.get("order"),
+            "method": out.get("method")}
+
+
 def _dataset_slabs(calc, relaxed, reference, structures):
     """The potential's surface energies on the dataset's slabs, scaled to its own lattice
     (isotropically, by the cube root of the ratio of volumes per atom), as given and relaxed."""
@@ -732,7 +760,7 @@ def _comparison(results, reference) -> list:
 
         def window_note(name):
             lo_hi = spread.get(name)
-            note = f"; DFT {lo_hi[0]:.4g}-{lo_hi[1]:.4g} over strain windows ±1-6 %" if lo_hi else ""
+            note = f"; DFT linear fits over ±1-6 %: {lo_hi[0]:.4g}-{lo_hi[1]:.4g}" if lo_hi else ""
             c_e, err_e = (energy_route.get("constants_GPa") or {}).get(name), (energy_route.get("standard_errors_GPa") or {}).get(name)
             c_s, err_s = ref_c.get(name), (ref_el.get("standard_errors_GPa") or {}).get(name)
             if ref_el.get("method", "").startswith("stress") and None not in (c_e, err_e, c_s, err_s):
@@ -742,12 +770,18 @@ def _comparison(results, reference) -> list:
             return note
 
         at_dft = results.get("elastic_at_dft_volume") or {}
+        on_cells = (results.get("elastic_on_dft_cells") or {}).get("constants_GPa") or {}
+        reference_fit = (f"DFT: {ref_el.get('n_cells')} cells up to {100 * ref_el.get('max_strain', 0):.0f} %, "
+                         f"order {ref_el.get('order')}") if ref_el.get("constants_GPa") else ""
         for key, value in results["elastic"].items():
             if key.startswith("C") and key.endswith("_GPa") and key[1:3].isdigit() and len(key) == 7:
-                add(key[:3], "GPa", value, ref_c.get(key[:3]), f"{results['elastic']['ions']}-ion" + window_note(key[:3]))
-                if key in at_dft:
-                    add(f"{key[:3]} (DFT volume)", "GPa", at_dft[key], ref_c.get(key[:3]),
-                        f"at the dataset's ground-state volume ({at_dft['pressure_GPa']:+.2f} GPa in the potential)")
+                name = key[:3]
+                add(name, "GPa", value, ref_c.get(name), f"{results['elastic']['ions']}-ion at the potential's equilibrium"
+                    + (f"; {reference_fit}" if reference_fit else "") + window_note(name))
+                if on_cells.get(name) is not None:
+                    add(f"{name} (DFT cells)", "GPa", on_cells[name], ref_c.get(name),
+                        "the potential's stresses on the dataset's strained cells, the DFT fit repeated"
+                        + (f" (ground-state cell: {at_dft['pressure_GPa']:+.2f} GPa in the potential)" if "pressure_GPa" in at_dft else ""))
     if "vacancy" in results:
         ref_v = (reference or {}).get("vacancy") or {}
         add("E_vac (relaxed)", "eV", results["vacancy"]["E_vac_relaxed_eV"], ref_v.get("E_vac_eV"), ref_v.get("note", ""))

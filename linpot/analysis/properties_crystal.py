@@ -265,34 +265,64 @@ def least_squares(design, target) -> dict:
             "rms_residual": float(np.sqrt(np.mean(residual ** 2)))}
 
 
-def fit_stiffness(strains, stresses, rotations) -> dict:
+def nonlinear_modes(strains, order: int) -> list[int]:
+    """Voigt components whose strains take at least ``2 * order`` distinct nonzero values: enough
+    amplitudes to fit stress-strain terms up to ``e_j^order`` for them beside the linear one."""
+    strains = np.atleast_2d(np.asarray(strains, dtype=float))
+    if order < 2:
+        return []
+    modes = []
+    for j in range(6):
+        amplitudes = {round(float(v), 6) for v in strains[:, j] if abs(v) > 1e-6}
+        if len(amplitudes) >= 2 * order:
+            modes.append(j)
+    return modes
+
+
+def fit_stiffness(strains, stresses, rotations, order: int = 1) -> dict:
     """Least-squares fit of ``sigma = sigma0 + C e`` over samples (engineering Voigt strains
     ``strains`` (n, 6), stresses ``stresses`` (n, 6), both eV/Å^3 and dimensionless), with ``C``
     restricted to the matrices invariant under ``rotations``.
 
+    ``order`` > 1 adds, for each strain component sampled at enough amplitudes
+    (:func:`nonlinear_modes`), free terms ``D_pj e_j^p`` (p = 2..order, each a 6-vector) to every
+    stress: the stress-strain curve's bend along that mode, so that strains of several per cent can
+    enter without biasing C (a linear fit over a wide window turns the cubic terms into C; over a
+    narrow one, a few tenths of a GPa of label noise are tens of GPa in C). Cross terms between
+    modes are not modelled: the datasets strain one mode at a time.
+
     Returns ``C`` (6x6, eV/Å^3), ``sigma0`` (6, eV/Å^3), ``coefficients`` and their covariance
-    (for standard errors of linear functions of C), ``basis``, ``null_space`` (combinations of the
-    coefficients the strains leave undetermined; empty when all six strain modes are sampled) and
-    the RMS residual (``rms_residual``, eV/Å^3). With symmetric pairs ``+-e`` per mode (central
-    differences) the even terms of the stress-strain curve drop out of C exactly."""
+    (for standard errors of linear functions of C, the nonlinear terms integrated out), ``basis``,
+    ``null_space`` (combinations of the coefficients the strains leave undetermined; empty when all
+    six strain modes are sampled), ``nonlinear_modes`` and the RMS residual (``rms_residual``,
+    eV/Å^3). With symmetric pairs ``+-e`` per mode (central differences) the even terms of the
+    stress-strain curve drop out of C exactly."""
     strains = np.atleast_2d(np.asarray(strains, dtype=float))
     stresses = np.atleast_2d(np.asarray(stresses, dtype=float))
     basis = invariant_basis(rotations)
     k = len(basis)
     n = len(strains)
-    # rows: sample n, component i; columns: k symmetry coefficients then 6 intercepts
-    design = np.zeros((n * 6, k + 6))
+    modes = nonlinear_modes(strains, order)
+    n_extra = 6 * len(modes) * max(order - 1, 0)
+    # rows: sample n, component i; columns: k symmetry coefficients, 6 intercepts, nonlinear terms
+    design = np.zeros((n * 6, k + 6 + n_extra))
     for p, b in enumerate(basis):
         design[:, p] = (strains @ b.T).ravel()
-    design[:, k:] = np.tile(np.eye(6), (n, 1))
+    design[:, k:k + 6] = np.tile(np.eye(6), (n, 1))
+    col = k + 6
+    for j in modes:
+        for power in range(2, order + 1):
+            # e_j^power times a free 6-vector: one column per stress component
+            design[:, col:col + 6] = np.kron(strains[:, j, None] ** power, np.eye(6))
+            col += 6
     fit = least_squares(design, stresses.ravel())
     coefficients = fit["solution"][:k]
     norms = np.linalg.norm(strains, axis=1)
     keep = norms > 0
     features = np.stack([(strains[keep] / norms[keep, None]) @ b.T for b in basis], axis=-1).reshape(-1, k)
-    return {"C": np.tensordot(coefficients, basis, axes=1), "sigma0": fit["solution"][k:], "coefficients": coefficients,
+    return {"C": np.tensordot(coefficients, basis, axes=1), "sigma0": fit["solution"][k:k + 6], "coefficients": coefficients,
             "covariance": fit["covariance"][:k, :k], "null_space": undetermined(features), "basis": basis,
-            "rms_residual": fit["rms_residual"]}
+            "nonlinear_modes": modes, "order": order, "rms_residual": fit["rms_residual"]}
 
 
 def undetermined(features, rel_tol: float = 1e-3) -> np.ndarray:

@@ -120,8 +120,8 @@ def _scaled_atoms(atoms, cell):
     return out
 
 
-def dft_reference(dataset, *, max_strain: float = 0.021, symprec: float = 0.05, relaxed_fmax: float = 0.05,
-                  groups: dict | None = None, published: dict | None = None) -> dict:
+def dft_reference(dataset, *, max_strain: float | None = None, order: int = 3, symprec: float = 0.05,
+                  relaxed_fmax: float = 0.05, groups: dict | None = None, published: dict | None = None) -> dict:
     """Reference values (see the module docstring) from ``dataset`` (a path or a list of Atoms).
 
     Returns a dict with ``ground_state``, ``lattice``, ``elastic``, ``bulk_modulus``,
@@ -151,7 +151,7 @@ def dft_reference(dataset, *, max_strain: float = 0.021, symprec: float = 0.05, 
                            "crystal_system": sym["crystal_system"],
                            "stress_GPa": None if stress_gs is None else (stress_gs / GPA).tolist(), "note": gs_note}
 
-    elastic = _elastic_reference(structures, roles, gs_index, sym, max_strain)
+    elastic = _elastic_headline(structures, roles, gs_index, sym, max_strain, order)
     if elastic.get("constants_GPa"):
         elastic.update(_window_spread(structures, roles, gs_index, sym))
     out["elastic"] = elastic
@@ -195,11 +195,11 @@ def _elastic_samples(structures, roles, gs_index, max_strain):
     return samples, skipped
 
 
-def _elastic_reference(structures, roles, gs_index, sym, max_strain):
+def _elastic_reference(structures, roles, gs_index, sym, max_strain, order: int = 1):
     samples, skipped = _elastic_samples(structures, roles, gs_index, max_strain)
     gs = structures[gs_index]
     n_modes = np.linalg.matrix_rank(np.array([s[1] for s in samples])) if samples else 0
-    base = {"n_cells": len(samples), "max_strain": max_strain, "n_skipped": skipped,
+    base = {"n_cells": len(samples), "max_strain": max_strain, "order": order, "n_skipped": skipped,
             "crystal_system": sym["crystal_system"]}
     if len(samples) < 3 or n_modes < 2:
         return dict(base, constants_GPa=None, note=f"{len(samples)} elastic cells within |e| <= {max_strain} "
@@ -209,11 +209,11 @@ def _elastic_reference(structures, roles, gs_index, sym, max_strain):
     results = {}
     try:
         if with_stress:
-            fit = pc.fit_stiffness(strains, np.array([s[2] for s in samples]), sym["rotations"])
+            fit = pc.fit_stiffness(strains, np.array([s[2] for s in samples]), sym["rotations"], order=order)
             values, errors = pc.constants_with_errors(fit, sym)
             results["stress"] = (fit, values, errors)
         energies = np.array([s[3] for s in samples])
-        fit_e = _fit_energy(strains, energies, gs.get_volume(), sym["rotations"])
+        fit_e = _fit_energy(strains, energies, gs.get_volume(), sym["rotations"], order=order)
         values_e, errors_e = pc.constants_with_errors(fit_e, sym)
         results["energy"] = (fit_e, values_e, errors_e)
     except LinpotInputError as err:
@@ -223,7 +223,7 @@ def _elastic_reference(structures, roles, gs_index, sym, max_strain):
     complete = all(v is not None for v in values.values())
     c_gpa = fit["C"] / GPA
     fit_e, values_e, errors_e = results["energy"]
-    out = dict(base, method=f"{method}-strain least squares",
+    out = dict(base, method=f"{method}-strain least squares", nonlinear_modes=fit["nonlinear_modes"],
                constants_GPa=values, standard_errors_GPa=errors,
                summary=pc.elastic_summary(c_gpa, sym) if complete else None,
                C_voigt_GPa=np.round(c_gpa, 6).tolist() if complete else None,
@@ -237,7 +237,10 @@ def _elastic_reference(structures, roles, gs_index, sym, max_strain):
                cells=[s[0] for s in samples])
     missing = [k for k, v in values.items() if v is None]
     out["note"] = (f"{len(samples)} cells of the elastic group strained from the ground-state cell by at most "
-                   f"{max_strain:g} (engineering Voigt components), strain from the polar decomposition of the cell "
+                   f"{max_strain:g} (engineering Voigt components)"
+                   + (f", with stress-strain terms up to order {order} along the {len(fit['nonlinear_modes'])} strain "
+                      "modes sampled at enough amplitudes" if fit["nonlinear_modes"] else "")
+                   + ", strain from the polar decomposition of the cell "
                    f"deformation; {'stresses' if method == 'stress' else 'energies (no stresses in the data)'} fitted with "
                    f"C restricted to {sym['crystal_system']} symmetry ({sym['international']}). The constants are those of "
                    "the DFT relaxation protocol of the dataset (relaxed-ion if its strained cells were relaxed)."
@@ -246,8 +249,44 @@ def _elastic_reference(structures, roles, gs_index, sym, max_strain):
     return out
 
 
-#: Strain windows (largest |Voigt component|) over which the reference constants are refitted to
-#: show how far the chosen window's values can be trusted.
+#: The strain window of the polynomial reference (every elastic cell up to 10 %) and the window of
+#: the linear one used where the cells do not sample each mode at enough amplitudes.
+WIDE_STRAIN = 0.101
+LINEAR_STRAIN = 0.021
+
+
+def elastic_reference(structures, gs_index: int, *, max_strain: float | None = None, order: int = 3,
+                      symprec: float = 0.05, groups: dict | None = None) -> dict:
+    """The elastic constants of :func:`dft_reference` alone, from ``structures`` (Atoms with energies
+    and stresses) strained from ``structures[gs_index]``: the same cells and the same fit, whoever
+    labelled them (a potential's stresses on the DFT cells compare with the DFT constants)."""
+    roles = {}
+    for k, atoms in enumerate(structures):
+        roles.setdefault(_role(atoms.info.get("config_type"), groups), []).append(k)
+    sym = pc.symmetry(structures[gs_index], symprec)
+    return _elastic_headline(structures, roles, gs_index, sym, max_strain, order)
+
+
+def _elastic_headline(structures, roles, gs_index, sym, max_strain, order):
+    """The reference constants: with ``max_strain`` given, the fit over that window at ``order``;
+    otherwise every cell up to :data:`WIDE_STRAIN` with stress-strain terms up to ``order`` when
+    each strained mode is sampled at enough amplitudes for them
+    (:func:`~linpot.analysis.properties_crystal.nonlinear_modes`), else the linear fit over
+    :data:`LINEAR_STRAIN` (central differences at 1 and 2 %)."""
+    if max_strain is not None:
+        return _elastic_reference(structures, roles, gs_index, sym, max_strain, order)
+    if order > 1:
+        wide = _elastic_reference(structures, roles, gs_index, sym, WIDE_STRAIN, order)
+        samples, _ = _elastic_samples(structures, roles, gs_index, WIDE_STRAIN)
+        strains = np.array([s[1] for s in samples]) if samples else np.zeros((0, 6))
+        strained = [j for j in range(6) if len(strains) and np.max(np.abs(strains[:, j])) > 0.005]
+        if wide.get("constants_GPa") and strained and set(strained) <= set(wide.get("nonlinear_modes") or []):
+            return wide
+    return _elastic_reference(structures, roles, gs_index, sym, LINEAR_STRAIN, 1)
+
+
+#: Strain windows (largest |Voigt component|) over which the reference constants are refitted
+#: linearly to show how far the chosen fit's values can be trusted.
 SPREAD_WINDOWS = (0.011, 0.021, 0.041, 0.061)
 
 
@@ -269,23 +308,32 @@ def _window_spread(structures, roles, gs_index, sym) -> dict:
     return {"constants_by_window_GPa": by_window, "window_range_GPa": spread}
 
 
-def _fit_energy(strains, energies, volume, rotations):
-    """Fit ``E/V0 = c0 + s0 . e + e.C e / 2`` with C in the invariant subspace (eV/Å^3)."""
+def _fit_energy(strains, energies, volume, rotations, order: int = 1):
+    """Fit ``E/V0 = c0 + s0 . e + e.C e / 2`` with C in the invariant subspace (eV/Å^3); with
+    ``order`` > 1, also free terms ``e_j^(p+1)`` (p = 2..order) along the strain modes
+    :func:`~linpot.analysis.properties_crystal.nonlinear_modes` finds (the energy counterpart of
+    the stress fit's nonlinear terms)."""
     basis = pc.invariant_basis(rotations)
     k = len(basis)
+    modes = pc.nonlinear_modes(strains, order)
     target = (energies - energies.min()) / volume
-    design = np.zeros((len(strains), k + 7))
+    design = np.zeros((len(strains), k + 7 + len(modes) * max(order - 1, 0)))
     for p, b in enumerate(basis):
         design[:, p] = 0.5 * np.einsum("ni,ij,nj->n", strains, b, strains)
     design[:, k:k + 6] = strains
     design[:, k + 6] = 1.0
+    col = k + 7
+    for j in modes:
+        for power in range(2, order + 1):
+            design[:, col] = strains[:, j] ** (power + 1)
+            col += 1
     fit = pc.least_squares(design, target)
     solution = fit["solution"]
     norms = np.linalg.norm(strains, axis=1)
     return {"C": np.tensordot(solution[:k], basis, axes=1), "sigma0": solution[k:k + 6], "basis": basis,
             "coefficients": solution[:k], "covariance": fit["covariance"][:k, :k],
             "null_space": pc.undetermined(design[norms > 0, :k] / norms[norms > 0, None] ** 2),
-            "rms_residual": fit["rms_residual"]}
+            "nonlinear_modes": modes, "rms_residual": fit["rms_residual"]}
 
 
 def _lattice_reference(structures, roles, gs_index, sym, elastic, symprec):
