@@ -11,6 +11,15 @@ calculator class ``Calculator`` that needs no arguments::
 
 It is the same code as linpot's evaluator (linpot.Calculator runs it too), so both agree to
 round-off; ``ELEMENTS``, ``CUTOFF``, ``METADATA`` describe the potential.
+
+A potential with an active set (:mod:`linpot.potential.active_set`) exports its extrapolation
+grade too: ``Calculator`` then offers ``grade``, ``atomic_grades`` and, where the active set has a
+configuration set, ``structure_grade``, computed as linpot.Calculator computes them (on request,
+``atoms.calc.get_property("grade")``, or with every calculation, ``Calculator(grade=True)``). For
+that the module also carries the model's per-atom design rows (the family's feature kernel from
+:data:`FEATURES`, its tables, the standardisation and the polynomial's terms), linpot's grade
+code itself (:data:`GRADE_SOURCE`) and the active rows; energy, forces and stress run as without
+it. Every family that exports has its grade.
 """
 
 from __future__ import annotations
@@ -26,6 +35,7 @@ import numpy as np
 
 from ..errors import LinpotInputError
 from ..evaluator import compile_tables, supports, table_summary
+from ..evaluator.runtime import tables_to_arrays
 from ..io import atomic_write_text
 from ..version import __version__
 
@@ -34,6 +44,21 @@ _PACKAGE = Path(__file__).resolve().parents[1]
 SOURCES = ["kernels/radial.py", "kernels/spherical_harmonics.py", "kernels/neighbours.py", "kernels/forces.py",
            "kernels/expansion.py", "kernels/polynomial.py", "kernels/evaluator.py", "kernels/moment_tensors.py",
            "evaluator/runtime.py"]
+#: What the grade adds per descriptor family: the feature kernel's sources (beyond SOURCES), its
+#: named tables (None: the radial basis is all it takes) and the call that gives the features, as
+#: the family's ``descriptor.features`` makes it (neighbours and radial basis as in the module).
+FEATURES = {
+    "pair": (["kernels/pair.py"], None,
+             "pair_density(pair_i, species[pair_j], vectors, distances, f, df, len(species), len(ELEMENTS))[0]"),
+    "invariants": (["kernels/invariants.py"], "InvariantTables",
+                   "invariant_values(pair_start, species[pair_j], f, real_spherical_harmonics(vectors, GRADE['l_max'])[0], "
+                   "len(ELEMENTS), _FEATURE_TABLES)"),
+    "moment-tensors": ([], "MomentTensorTables",
+                       "moment_tensor_features(pair_start, species[pair_j], np.ascontiguousarray(vectors), f, df, "
+                       "_FEATURE_TABLES, False)[0]"),
+}
+#: linpot's grade code (maxvol grade of the atoms, structure grade), copied as it is.
+GRADE_SOURCE = "potential/active_set.py"
 
 
 def _encode_array(a: np.ndarray) -> str:
@@ -59,7 +84,7 @@ Needs numpy, numba and ase. Units: eV, Angstrom, eV/Angstrom; stress in eV/Angst
 order xx yy zz yz xz xy, positive = tensile (ASE's conventions).
 
     from {module} import Calculator
-    atoms.calc = Calculator()
+    atoms.calc = Calculator(){usage}
 """
 
 from __future__ import annotations
@@ -83,12 +108,12 @@ CUTOFF = METADATA["cutoff"]
 _ARRAYS = {arrays!r}
 
 
-def _decode(text):
+def _decode_array(text):
     return np.load(io.BytesIO(zlib.decompress(base64.b64decode(text))), allow_pickle=False)
 
 
 TABLES = dict(METADATA["scalars"])
-TABLES.update({{name: _decode(text) for name, text in _ARRAYS.items()}})
+TABLES.update({{name: _decode_array(text) for name, text in _ARRAYS.items()}})
 _SPECIES = {{atomic_numbers[e]: k for k, e in enumerate(ELEMENTS)}}
 
 
@@ -107,13 +132,30 @@ def evaluate(positions, numbers, cell, pbc):
     return run_tables(TABLES, positions, species_of(numbers), cell, pbc)
 
 
-class Calculator(_ASECalculator):
-    """ASE calculator of this potential: energy, free_energy, energies, forces, stress."""
+{grade}
 
-    implemented_properties = ["energy", "free_energy", "energies", "forces", "stress"]
+
+class Calculator(_ASECalculator):
+    """ASE calculator of this potential: energy, free_energy, energies, forces, stress, and the
+    extrapolation grade where the potential has an active set (GRADE_PROPERTIES; computed on request,
+    ``atoms.calc.get_property("grade")``, or with every calculation with ``Calculator(grade=True)``)."""
+
+    implemented_properties = ["energy", "free_energy", "energies", "forces", "stress", *GRADE_PROPERTIES]
+
+    def __init__(self, *args, grade=False, **kwargs):
+        if grade and not GRADE_PROPERTIES:
+            raise ValueError("this potential has no active set, hence no extrapolation grade (add one with "
+                             "`linpot grade-setup POT TRAIN...` and export it again)")
+        super().__init__(*args, **kwargs)
+        self.grade = bool(grade)
 
     def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
         super().calculate(atoms, properties, system_changes)
+        if self.grade or set(properties) & set(GRADE_PROPERTIES):
+            a = self.atoms
+            self.results.update(predict_grade(a.positions, a.numbers, a.cell.array, a.pbc))
+            if "energy" in self.results and not set(properties) - set(GRADE_PROPERTIES):
+                return  # only the grade was asked for, at positions whose energy and forces are known
         out = evaluate(self.atoms.positions, self.atoms.numbers, self.atoms.cell.array, self.atoms.pbc)
         self.results["energy"] = out["energy"]
         self.results["free_energy"] = out["energy"]
@@ -124,6 +166,87 @@ class Calculator(_ASECalculator):
         elif "stress" in properties:
             raise PropertyNotImplementedError("stress is defined only for structures periodic in 3 dimensions")
 '''
+
+_NO_GRADE = '''# ---- the extrapolation grade: none (the potential has no active set) ----
+GRADE_PROPERTIES = ()'''
+
+_GRADE_TEMPLATE = '''# ---- the extrapolation grade, as linpot's Potential.predict_grade ----
+# The model's per-atom design rows (linpot's model.atomic_rows: 1 and the polynomial's monomials of
+# the standardised descriptor features, in the atom's element's block) against the active rows, by
+# linpot's grade code copied above ({grade_source}).
+from types import SimpleNamespace
+
+GRADE = METADATA["grade"]
+_GRADE_ARRAYS = {arrays!r}
+GRADE_TABLES = dict(GRADE["scalars"])
+GRADE_TABLES.update({{name: _decode_array(text) for name, text in _GRADE_ARRAYS.items()}})
+_GRADE_RADIAL = tables_from_arrays(RadialTables, GRADE_TABLES)
+_FEATURE_TABLES = {feature_tables}
+_MODEL = SimpleNamespace(elements=ELEMENTS, n_terms=len(GRADE_TABLES["terms"]))  # what the grade code reads of the model
+ACTIVE_SET = ActiveSet(
+    {{e: GRADE_TABLES["active_rows:" + e] for e in GRADE["active_set"]["elements"]}}, None, GRADE["active_set"]["info"],
+    None if GRADE["configurations"] is None else
+    ConfigurationSet(GRADE_TABLES["configuration_rows"], GRADE_TABLES["configuration_basis"],
+                     GRADE["configurations"]["residual_scale"], None, GRADE["configurations"]["info"]))
+GRADE_PROPERTIES = ("grade", "atomic_grades") + (() if ACTIVE_SET.configurations is None else ("structure_grade",))
+
+
+def species_indices(numbers, elements):
+    """What the grade code asks of linpot: each atom's index in ``elements`` (ELEMENTS here)."""
+    return species_of(numbers)
+
+
+def descriptor_features(positions, species, cell, pbc):
+    """The descriptor's features of each atom (n_atoms, n_features), as linpot's descriptor.features."""
+    pair_i, pair_j, vectors, distances, pair_start = neighbour_pairs(positions, cell, pbc, CUTOFF)
+    f, df = radial_basis_of_kind(distances, _GRADE_RADIAL)
+    return {features_call}
+
+
+def atomic_rows(positions, numbers, cell, pbc):
+    """The model's per-atom design rows (n_atoms, n_elements * (1 + n_terms)), as linpot's model.atomic_rows."""
+    species = species_of(numbers)
+    G = descriptor_features(positions, species, cell, pbc)
+    phi = polynomial_features((G - GRADE_TABLES["feature_mean"]) / GRADE_TABLES["feature_scale"], GRADE_TABLES["terms"])
+    width = 1 + _MODEL.n_terms
+    rows = np.zeros((len(phi), len(ELEMENTS) * width))
+    for i, s in enumerate(species):
+        rows[i, s * width] = 1.0
+        rows[i, s * width + 1:(s + 1) * width] = phi[i]
+    return rows
+
+
+def predict_grade(positions, numbers, cell, pbc):
+    """``atomic_grades`` (maxvol grade per atom; inf for an element without active rows), ``grade``
+    (their largest) and, where the active set has a configuration set, ``structure_grade``."""
+    rows = atomic_rows(positions, numbers, cell, pbc)
+    grades = ACTIVE_SET.atomic_grades(_MODEL, rows, numbers)
+    out = {{"atomic_grades": grades, "grade": float(grades.max()) if len(grades) else 0.0}}
+    if ACTIVE_SET.configurations is not None and len(grades):
+        out["structure_grade"] = ACTIVE_SET.structure_grade(rows)
+    return out'''
+
+
+def _grade_section(potential) -> tuple[list[str], dict, str]:
+    """What the grade adds to the module: sources, the ``grade`` entry of METADATA and the section's
+    text (see :data:`FEATURES`)."""
+    model, d, active = potential.model, potential.model.descriptor, potential.active_set
+    kernel_sources, tables_class, call = FEATURES[d.kind]
+    tables = {**tables_to_arrays(d.radial.kernel_tables()), **(tables_to_arrays(d.kernel_tables()) if tables_class else {}),
+              "feature_mean": model.feature_mean, "feature_scale": model.feature_scale, "terms": model.terms}
+    tables.update({f"active_rows:{e}": rows for e, rows in active.rows.items()})
+    c = active.configurations
+    if c is not None:
+        tables.update(configuration_rows=c.rows, configuration_basis=c.basis)
+    metadata = {"family": d.kind, "l_max": int(getattr(d, "l_max", 0)),
+                "scalars": {k: v for k, v in tables.items() if not isinstance(v, np.ndarray)},
+                "active_set": {"elements": list(active.rows), "info": active.info},
+                "configurations": None if c is None else {"residual_scale": c.residual_scale, "info": c.info}}
+    text = _GRADE_TEMPLATE.format(
+        grade_source=f"linpot/{GRADE_SOURCE}", features_call=call,
+        arrays={k: _encode_array(v) for k, v in tables.items() if isinstance(v, np.ndarray)},
+        feature_tables=f"tables_from_arrays({tables_class}, GRADE_TABLES)" if tables_class else "None")
+    return [*kernel_sources, GRADE_SOURCE], metadata, text
 
 
 def module_source(potential, source: str = "<potential>", module: str = "linpot_potential") -> str:
@@ -147,9 +270,17 @@ def module_source(potential, source: str = "<potential>", module: str = "linpot_
     }
     summary = (f"{'-'.join(potential.elements)}, {d.kind} descriptor, cutoff {potential.cutoff:g} Å, "
                f"{potential.n_nonzero} nonzero coefficients")
-    sources = "\n\n".join(_source(rel) for rel in SOURCES)
+    relatives, grade, usage = list(SOURCES), _NO_GRADE, ""
+    if potential.active_set is not None:
+        grade_sources, metadata["grade"], grade = _grade_section(potential)
+        relatives += grade_sources
+        summary += ", extrapolation grade"
+        usage = ('\n    atoms.calc.get_property("grade", atoms)  # also "atomic_grades"'
+                 + ("" if potential.active_set.configurations is None else ', "structure_grade"'))
+    sources = "\n\n".join(_source(rel) for rel in relatives)
     return _TEMPLATE.format(summary=summary, version=__version__, source=source, module=module, sources=sources,
-                            metadata=json.dumps(metadata, sort_keys=True, default=float), arrays=arrays)
+                            metadata=json.dumps(metadata, sort_keys=True, default=float), arrays=arrays, grade=grade,
+                            usage=usage)
 
 
 def export_potential(potential, path, source: str = "<potential>") -> None:
