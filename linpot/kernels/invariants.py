@@ -16,6 +16,10 @@ at a cost independent of the number of invariants per neighbour.
 The gradient of invariant k with respect to the expansion is kept per distinct factor,
 ``gB[k, q, lm] = dB_k / da_{c_kq, lm}`` for the first factor q of each distinct vector (same l
 and channel; ``feat_slot``): a compact invariant costs its distinct l, not its order.
+
+The values alone (``invariant_values``: the extrapolation grade, ``descriptor.features``) take
+blocks of atoms at a time, each monomial in one loop over the block's expansions: the same
+numbers as ``invariant_features`` to the last bit, an order of magnitude faster.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from numba import njit
 
 from .expansion import channel_density_expansion, expansion_pair_gradient, species_expansion_gradient
 from .forces import add_pair_force
-from .polynomial import monomial_value, monomial_value_gradient
+from .polynomial import monomial_value_gradient
 
 
 class InvariantTables(NamedTuple):
@@ -50,9 +54,9 @@ class InvariantTables(NamedTuple):
 
 
 @njit(cache=True)
-def _invariants(a, tables, values, gB, with_gradient, x, factors, prefix):
-    """values[k] = B_k and, if with_gradient, gB[k, q, lm] = dB_k / da_{c_kq, lm} for the first
-    factor q of each distinct vector (zeroed here). ``x`` (``p_max * n_lm``): the invariant's
+def _invariants(a, tables, values, gB, x, factors, prefix):
+    """values[k] = B_k and gB[k, q, lm] = dB_k / da_{c_kq, lm} for the first factor q of each
+    distinct vector (zeroed here); :func:`invariant_values` has the values alone. ``x`` (``p_max * n_lm``): the invariant's
     distinct factor vectors, gathered; ``factors`` (one row of ``entry_lm.shape[1]``), ``prefix``:
     scratch."""
     feat_channel, feat_slot, feat_type = tables.feat_channel, tables.feat_slot, tables.feat_type
@@ -71,28 +75,24 @@ def _invariants(a, tables, values, gB, with_gradient, x, factors, prefix):
             c = feat_channel[k, q]
             for lm in range(l * l, (l + 1) * (l + 1)):
                 x[q * n_lm + lm] = a[c, lm]
-                if with_gradient:
-                    gB[k, q, lm] = 0.0
-        g = gB[k if with_gradient else 0].reshape(-1)
+                gB[k, q, lm] = 0.0
+        g = gB[k].reshape(-1)
         value = 0.0
         for e in range(type_entry_start[t], type_entry_start[t + 1]):
             for q in range(p_max):
                 lm = entry_lm[e, q]
                 factors[0, q] = -1 if lm < 0 else feat_slot[k, q] * n_lm + lm
-            if with_gradient:
-                value += monomial_value_gradient(x, factors, 0, entry_coef[e], g, prefix, False)
-            else:
-                value += monomial_value(x, factors, 0, entry_coef[e])
+            value += monomial_value_gradient(x, factors, 0, entry_coef[e], g, prefix, False)
         values[k] = value
 
 
 @njit(cache=True)
-def _scratch(N, n_lm, tables, with_gradient):
-    """Per-atom buffers: the expansion ``a`` (all element channels), the gradients ``gB`` (if
-    asked), the gathered factors ``x`` and the monomial scratch rows."""
+def _scratch(N, n_lm, tables):
+    """Per-atom buffers: the expansion ``a`` (all element channels), the gradients ``gB``, the
+    gathered factors ``x`` and the monomial scratch rows."""
     p_max = tables.entry_lm.shape[1]
     n_channels = tables.channel_weights.shape[0]
-    gB = np.zeros((tables.feat_type.shape[0], p_max, n_lm) if with_gradient else (1, p_max, n_lm))
+    gB = np.zeros((tables.feat_type.shape[0], p_max, n_lm))
     return (np.zeros((n_channels * N, n_lm)), gB, np.zeros(p_max * n_lm), np.zeros((1, p_max), dtype=np.int64),
             np.zeros(p_max + 1))
 
@@ -115,11 +115,11 @@ def invariant_features(pair_start, species_j, f, df, Y, dY, unit, n_species, tab
     p_max = type_pos_l.shape[1]
     G = np.zeros((n_atoms, n_feat))
     dG = np.zeros((n_pairs, n_feat, 3))
-    a, gB, x, factors, prefix = _scratch(N, n_lm, tables, True)
+    a, gB, x, factors, prefix = _scratch(N, n_lm, tables)
     D = np.zeros((N, n_lm, 3))
     for i in range(n_atoms):
         channel_density_expansion(pair_start[i], pair_start[i + 1], species_j, weights, f, Y, a)
-        _invariants(a, tables, G[i], gB, True, x, factors, prefix)
+        _invariants(a, tables, G[i], gB, x, factors, prefix)
         for p in range(pair_start[i], pair_start[i + 1]):
             for n in range(N):
                 fn = f[p, n]
@@ -157,16 +157,85 @@ def invariant_features(pair_start, species_j, f, df, Y, dY, unit, n_species, tab
     return G, dG
 
 
+#: atoms per block of :func:`invariant_values` (each factor's row over the block is one loop)
+VALUES_BLOCK = 128
+
+
+@njit(cache=True, inline="always")
+def _block_monomial(A, channels, k, factors, e, coef, nb, out, scratch):
+    """``out[k, b] += coef * prod_q A[channels[k, q], factors[e, q], b]`` for the atoms ``b < nb``
+    of a block, over the factors before the first -1 in row e: ``monomial_value`` on each
+    atom, its products in the same order (the same result to the last bit), in one loop over the
+    block for orders 1 to 4. Takes the tables and row indices (row views cost reference counts
+    on every monomial)."""
+    p = 0
+    while p < factors.shape[1] and factors[e, p] >= 0:
+        p += 1
+    c0, l0 = channels[k, 0], factors[e, 0]
+    if p == 1:
+        for b in range(nb):
+            out[k, b] += coef * A[c0, l0, b]
+        return
+    c1, l1 = channels[k, 1], factors[e, 1]
+    if p == 2:
+        for b in range(nb):
+            out[k, b] += coef * A[c0, l0, b] * A[c1, l1, b]
+        return
+    c2, l2 = channels[k, 2], factors[e, 2]
+    if p == 3:
+        for b in range(nb):
+            out[k, b] += coef * A[c0, l0, b] * A[c1, l1, b] * A[c2, l2, b]
+        return
+    c3, l3 = channels[k, 3], factors[e, 3]
+    if p == 4:
+        for b in range(nb):
+            out[k, b] += coef * A[c0, l0, b] * A[c1, l1, b] * A[c2, l2, b] * A[c3, l3, b]
+        return
+    for b in range(nb):
+        scratch[b] = coef * A[c0, l0, b] * A[c1, l1, b] * A[c2, l2, b] * A[c3, l3, b]
+    for q in range(4, p):
+        c, lm = channels[k, q], factors[e, q]
+        for b in range(nb):
+            scratch[b] *= A[c, lm, b]
+    for b in range(nb):
+        out[k, b] += scratch[b]
+
+
 @njit(cache=True)
 def invariant_values(pair_start, species_j, f, Y, n_species, tables):
-    """Per-atom invariants ``G (n_atoms, n_feat)`` only."""
+    """Per-atom invariants ``G (n_atoms, n_feat)`` only, equal to those of
+    :func:`invariant_features` to the last bit: the same expansion and the same products in the
+    same order, for blocks of :data:`VALUES_BLOCK` atoms at a time (``A[c, lm, b]``: the expansion
+    of atom b of the block), each monomial of each invariant in one loop over the block."""
+    feat_channel, feat_type = tables.feat_channel, tables.feat_type
+    type_entry_start, entry_lm, entry_coef = tables.type_entry_start, tables.entry_lm, tables.entry_coef
+    weights = tables.channel_weights
     n_atoms = pair_start.shape[0] - 1
     N = f.shape[1]
-    G = np.zeros((n_atoms, tables.feat_type.shape[0]))
-    a, gB, x, factors, prefix = _scratch(N, Y.shape[1], tables, False)
-    for i in range(n_atoms):
-        channel_density_expansion(pair_start[i], pair_start[i + 1], species_j, tables.channel_weights, f, Y, a)
-        _invariants(a, tables, G[i], gB, False, x, factors, prefix)
+    n_lm = Y.shape[1]
+    n_feat = feat_type.shape[0]
+    n_channels = weights.shape[0] * N
+    block = max(min(VALUES_BLOCK, n_atoms), 1)
+    G = np.zeros((n_atoms, n_feat))
+    a = np.zeros((n_channels, n_lm))
+    A = np.zeros((n_channels, n_lm, block))
+    B = np.zeros((n_feat, block))
+    scratch = np.zeros(block)
+    for i0 in range(0, n_atoms, block):
+        nb = min(block, n_atoms - i0)
+        for b in range(nb):
+            channel_density_expansion(pair_start[i0 + b], pair_start[i0 + b + 1], species_j, weights, f, Y, a)
+            for c in range(n_channels):
+                for lm in range(n_lm):
+                    A[c, lm, b] = a[c, lm]
+        B[:, :] = 0.0
+        for k in range(n_feat):
+            t = feat_type[k]
+            for e in range(type_entry_start[t], type_entry_start[t + 1]):
+                _block_monomial(A, feat_channel, k, entry_lm, e, entry_coef[e], nb, B, scratch)
+        for b in range(nb):
+            for k in range(n_feat):
+                G[i0 + b, k] = B[k, b]
     return G
 
 
@@ -184,13 +253,13 @@ def invariant_backward(pair_start, pair_j, species_j, vectors, f, df, Y, dY, uni
     p_max = type_pos_l.shape[1]
     forces = np.zeros((n_atoms, 3))
     virial = np.zeros(6)
-    a, gB, x, factors, prefix = _scratch(N, n_lm, tables, True)
+    a, gB, x, factors, prefix = _scratch(N, n_lm, tables)
     dEda = np.zeros_like(a)
     dEdas = np.zeros((weights.shape[1] * N, n_lm))
     values = np.zeros(n_feat)
     for i in range(n_atoms):
         channel_density_expansion(pair_start[i], pair_start[i + 1], species_j, weights, f, Y, a)
-        _invariants(a, tables, values, gB, True, x, factors, prefix)
+        _invariants(a, tables, values, gB, x, factors, prefix)
         dEda[:, :] = 0.0
         for k in range(n_feat):
             w = dEdG[i, k]
