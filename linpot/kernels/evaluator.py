@@ -62,6 +62,68 @@ class ExpansionPotentialTables(NamedTuple):
     q_coef: np.ndarray
 
 
+@njit(inline="always")
+def _sweep_4(aT, dEdaT, tuple_w, T, n_ch, l0, l1, l2, l3, o0, o1, o2, o3):
+    """One degree-4 pattern over its channels: energy, and the gradient added into dEdaT."""
+    energy = 0.0
+    for c in range(n_ch):
+        w = tuple_w[T, c]
+        x0 = aT[l0, c + o0]
+        x1 = aT[l1, c + o1]
+        x2 = aT[l2, c + o2]
+        x3 = aT[l3, c + o3]
+        w01 = w * x0 * x1
+        w23 = w * x2 * x3
+        dEdaT[l0, c + o0] += x1 * w23
+        dEdaT[l1, c + o1] += x0 * w23
+        dEdaT[l2, c + o2] += w01 * x3
+        dEdaT[l3, c + o3] += w01 * x2
+        energy += w01 * x2 * x3
+    return energy
+
+
+@njit(inline="always")
+def _sweep_3(aT, dEdaT, tuple_w, T, n_ch, l0, l1, l2, o0, o1, o2):
+    """One degree-3 pattern over its channels (as :func:`_sweep_4`)."""
+    energy = 0.0
+    for c in range(n_ch):
+        w = tuple_w[T, c]
+        x0 = aT[l0, c + o0]
+        x1 = aT[l1, c + o1]
+        x2 = aT[l2, c + o2]
+        w01 = w * x0 * x1
+        dEdaT[l0, c + o0] += w * x1 * x2
+        dEdaT[l1, c + o1] += w * x0 * x2
+        dEdaT[l2, c + o2] += w01
+        energy += w01 * x2
+    return energy
+
+
+@njit(inline="always")
+def _sweep_2(aT, dEdaT, tuple_w, T, n_ch, l0, l1, o0, o1):
+    """One degree-2 pattern over its channels (as :func:`_sweep_4`)."""
+    energy = 0.0
+    for c in range(n_ch):
+        w = tuple_w[T, c]
+        x0 = aT[l0, c + o0]
+        x1 = aT[l1, c + o1]
+        dEdaT[l0, c + o0] += w * x1
+        dEdaT[l1, c + o1] += w * x0
+        energy += w * x0 * x1
+    return energy
+
+
+@njit(inline="always")
+def _sweep_1(aT, dEdaT, tuple_w, T, n_ch, l0, o0):
+    """One degree-1 pattern over its channels (as :func:`_sweep_4`)."""
+    energy = 0.0
+    for c in range(n_ch):
+        w = tuple_w[T, c]
+        dEdaT[l0, c + o0] += w
+        energy += w * aT[l0, c + o0]
+    return energy
+
+
 @njit(cache=True)
 def merged_polynomial(aT, tables, start, stop, dEdaT, prefix):
     """``sum_T sum_c W[T, c] prod_q aT[lm_Tq, c + off_Tq]`` over the patterns ``start..stop`` of
@@ -82,64 +144,36 @@ def merged_polynomial(aT, tables, start, stop, dEdaT, prefix):
     for T in range(start, stop):
         degree = tuple_degree[T]
         n_ch = tuple_nch[T]
+        # Compact invariants (every offset 0) call the sweeps with literal zeros: inlined, the
+        # indices are then the loop counter itself, which numba knows is not negative, so it drops
+        # the negative-index wrap-around and vectorises the loop (variable offsets cost 25 %).
         if degree == 4:
-            l0 = tuple_lm[T, 0]
-            l1 = tuple_lm[T, 1]
-            l2 = tuple_lm[T, 2]
-            l3 = tuple_lm[T, 3]
-            o0 = tuple_off[T, 0]
-            o1 = tuple_off[T, 1]
-            o2 = tuple_off[T, 2]
-            o3 = tuple_off[T, 3]
-            for c in range(n_ch):
-                w = tuple_w[T, c]
-                x0 = aT[l0, c + o0]
-                x1 = aT[l1, c + o1]
-                x2 = aT[l2, c + o2]
-                x3 = aT[l3, c + o3]
-                w01 = w * x0 * x1
-                w23 = w * x2 * x3
-                dEdaT[l0, c + o0] += x1 * w23
-                dEdaT[l1, c + o1] += x0 * w23
-                dEdaT[l2, c + o2] += w01 * x3
-                dEdaT[l3, c + o3] += w01 * x2
-                energy += w01 * x2 * x3
+            l0, l1, l2, l3 = tuple_lm[T, 0], tuple_lm[T, 1], tuple_lm[T, 2], tuple_lm[T, 3]
+            o0, o1, o2, o3 = tuple_off[T, 0], tuple_off[T, 1], tuple_off[T, 2], tuple_off[T, 3]
+            if o0 == 0 and o1 == 0 and o2 == 0 and o3 == 0:
+                energy += _sweep_4(aT, dEdaT, tuple_w, T, n_ch, l0, l1, l2, l3, 0, 0, 0, 0)
+            else:
+                energy += _sweep_4(aT, dEdaT, tuple_w, T, n_ch, l0, l1, l2, l3, o0, o1, o2, o3)
         elif degree == 3:
-            l0 = tuple_lm[T, 0]
-            l1 = tuple_lm[T, 1]
-            l2 = tuple_lm[T, 2]
-            o0 = tuple_off[T, 0]
-            o1 = tuple_off[T, 1]
-            o2 = tuple_off[T, 2]
-            for c in range(n_ch):
-                w = tuple_w[T, c]
-                x0 = aT[l0, c + o0]
-                x1 = aT[l1, c + o1]
-                x2 = aT[l2, c + o2]
-                w01 = w * x0 * x1
-                dEdaT[l0, c + o0] += w * x1 * x2
-                dEdaT[l1, c + o1] += w * x0 * x2
-                dEdaT[l2, c + o2] += w01
-                energy += w01 * x2
+            l0, l1, l2 = tuple_lm[T, 0], tuple_lm[T, 1], tuple_lm[T, 2]
+            o0, o1, o2 = tuple_off[T, 0], tuple_off[T, 1], tuple_off[T, 2]
+            if o0 == 0 and o1 == 0 and o2 == 0:
+                energy += _sweep_3(aT, dEdaT, tuple_w, T, n_ch, l0, l1, l2, 0, 0, 0)
+            else:
+                energy += _sweep_3(aT, dEdaT, tuple_w, T, n_ch, l0, l1, l2, o0, o1, o2)
         elif degree == 2:
-            l0 = tuple_lm[T, 0]
-            l1 = tuple_lm[T, 1]
-            o0 = tuple_off[T, 0]
-            o1 = tuple_off[T, 1]
-            for c in range(n_ch):
-                w = tuple_w[T, c]
-                x0 = aT[l0, c + o0]
-                x1 = aT[l1, c + o1]
-                dEdaT[l0, c + o0] += w * x1
-                dEdaT[l1, c + o1] += w * x0
-                energy += w * x0 * x1
+            l0, l1 = tuple_lm[T, 0], tuple_lm[T, 1]
+            o0, o1 = tuple_off[T, 0], tuple_off[T, 1]
+            if o0 == 0 and o1 == 0:
+                energy += _sweep_2(aT, dEdaT, tuple_w, T, n_ch, l0, l1, 0, 0)
+            else:
+                energy += _sweep_2(aT, dEdaT, tuple_w, T, n_ch, l0, l1, o0, o1)
         elif degree == 1:
-            l0 = tuple_lm[T, 0]
-            o0 = tuple_off[T, 0]
-            for c in range(n_ch):
-                w = tuple_w[T, c]
-                dEdaT[l0, c + o0] += w
-                energy += w * aT[l0, c + o0]
+            l0, o0 = tuple_lm[T, 0], tuple_off[T, 0]
+            if o0 == 0:
+                energy += _sweep_1(aT, dEdaT, tuple_w, T, n_ch, l0, 0)
+            else:
+                energy += _sweep_1(aT, dEdaT, tuple_w, T, n_ch, l0, o0)
         else:
             offset = False
             for q in range(degree):
