@@ -92,7 +92,7 @@ def mean_descriptors(potential, ds) -> np.ndarray:
     out = []
     for k, *structure in _each_structure(ds, "descriptors"):
         with ds.located(k):
-            G, _ = model.descriptor.features(*structure)
+            G, _ = model.descriptor.feature_values(*structure)
         out.append(((G - model.feature_mean) / model.feature_scale).mean(axis=0))
     return np.array(out)
 

@@ -74,6 +74,15 @@ class Descriptor:
         result = self.compute(positions, numbers, cell, pbc)
         return result.G, result
 
+    def feature_values(self, positions, numbers, cell, pbc):
+        """Features ``G`` (the values of :meth:`features`) and each atom's species index, for the
+        paths that need no forces (standardisation, atomic design rows, extrapolation grade).
+
+        The default is :meth:`features`; families whose :meth:`features` keeps what
+        :meth:`backward` needs override it with a cheaper values-only pass."""
+        G, context = self.features(positions, numbers, cell, pbc)
+        return G, context.species
+
     def backward(self, context, dEdG):
         """Forces (eV/Å) and virial (Voigt, eV) from ``dEdG[i, k] = dE/dG_ik``."""
         from ..kernels.forces import contract_pair_gradient
@@ -163,6 +172,16 @@ class HarmonicExpansionDescriptor(RadialDescriptor):
         G = self._values_kernel(c.pairs.pair_start, c.species[c.pairs.j], c.f, c.Y, len(self.elements),
                                 self.kernel_tables())
         return G, c
+
+    def feature_values(self, positions, numbers, cell, pbc):
+        """The values of :meth:`features` (bit for bit) and the species, from the harmonics' values
+        alone: no harmonic gradients, which only :meth:`backward` needs."""
+        from ..kernels.spherical_harmonics import real_spherical_harmonics_values
+
+        species, pairs, f, _ = self.neighbours(positions, numbers, cell, pbc)
+        Y = real_spherical_harmonics_values(pairs.vectors, self.l_max)
+        G = self._values_kernel(pairs.pair_start, species[pairs.j], f, Y, len(self.elements), self.kernel_tables())
+        return G, species
 
     def backward(self, c: ExpansionInputs, dEdG):
         return self._backward_kernel(c.pairs.pair_start, c.pairs.j, c.species[c.pairs.j], c.pairs.vectors, c.f, c.df,

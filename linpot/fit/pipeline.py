@@ -59,7 +59,7 @@ def _standardisation(model, ds, max_structures: int = 64):
     for k in pick:
         s = ds.atom_slice(k)
         with ds.located(k):
-            G, _ = model.descriptor.features(ds.positions[s], ds.numbers[s], ds.cells[k], ds.pbc[k])
+            G, _ = model.descriptor.feature_values(ds.positions[s], ds.numbers[s], ds.cells[k], ds.pbc[k])
         blocks.append(G)
     G = np.concatenate(blocks)
     return G.mean(axis=0), G.std(axis=0)

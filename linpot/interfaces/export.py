@@ -46,12 +46,12 @@ SOURCES = ["kernels/radial.py", "kernels/spherical_harmonics.py", "kernels/neigh
            "evaluator/runtime.py"]
 #: What the grade adds per descriptor family: the feature kernel's sources (beyond SOURCES), its
 #: named tables (None: the radial basis is all it takes) and the call that gives the features, as
-#: the family's ``descriptor.features`` makes it (neighbours and radial basis as in the module).
+#: the family's ``descriptor.feature_values`` makes it (neighbours and radial basis as in the module).
 FEATURES = {
     "pair": (["kernels/pair.py"], None,
              "pair_density(pair_i, species[pair_j], vectors, distances, f, df, len(species), len(ELEMENTS))[0]"),
     "invariants": (["kernels/invariants.py"], "InvariantTables",
-                   "invariant_values(pair_start, species[pair_j], f, real_spherical_harmonics(vectors, GRADE['l_max'])[0], "
+                   "invariant_values(pair_start, species[pair_j], f, real_spherical_harmonics_values(vectors, GRADE['l_max']), "
                    "len(ELEMENTS), _FEATURE_TABLES)"),
     "moment-tensors": ([], "MomentTensorTables",
                        "moment_tensor_features(pair_start, species[pair_j], np.ascontiguousarray(vectors), f, df, "
@@ -197,7 +197,7 @@ def species_indices(numbers, elements):
 
 
 def descriptor_features(positions, species, cell, pbc):
-    """The descriptor's features of each atom (n_atoms, n_features), as linpot's descriptor.features."""
+    """The descriptor's features of each atom (n_atoms, n_features), as linpot's descriptor.feature_values."""
     pair_i, pair_j, vectors, distances, pair_start = neighbour_pairs(positions, cell, pbc, CUTOFF)
     f, df = radial_basis_of_kind(distances, _GRADE_RADIAL)
     return {features_call}

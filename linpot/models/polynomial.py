@@ -125,11 +125,11 @@ class PolynomialModel:
     def atomic_rows(self, positions, numbers, cell, pbc) -> np.ndarray:
         """Design rows of the atomic energies (``n_atoms, n_coefficients``): atom i's energy is
         ``rows[i] @ coefficients`` (its species' block holds 1 and the monomials, the rest zero)."""
-        G_raw, context = self.descriptor.features(positions, numbers, cell, pbc)
+        G_raw, species = self.descriptor.feature_values(positions, numbers, cell, pbc)
         phi = polynomial_features((G_raw - self.feature_mean) / self.feature_scale, self.terms)
         width = 1 + self.n_terms
         rows = np.zeros((len(phi), self.n_coefficients))
-        for i, s in enumerate(context.species):
+        for i, s in enumerate(species):
             rows[i, s * width] = 1.0
             rows[i, s * width + 1:(s + 1) * width] = phi[i]
         return rows
