@@ -62,9 +62,10 @@ class ExpansionPotentialTables(NamedTuple):
     q_coef: np.ndarray
 
 
-@njit(inline="always")
-def _sweep_4(aT, dEdaT, tuple_w, T, n_ch, l0, l1, l2, l3, o0, o1, o2, o3):
-    """One degree-4 pattern over its channels: energy, and the gradient added into dEdaT."""
+@njit(cache=True)
+def _offset_sweep_4(aT, dEdaT, tuple_w, T, n_ch, l0, l1, l2, l3, o0, o1, o2, o3):
+    """One degree-4 pattern whose factors sit at channel offsets (complete invariants) over its
+    channels: energy, and the gradient added into dEdaT."""
     energy = 0.0
     for c in range(n_ch):
         w = tuple_w[T, c]
@@ -82,9 +83,9 @@ def _sweep_4(aT, dEdaT, tuple_w, T, n_ch, l0, l1, l2, l3, o0, o1, o2, o3):
     return energy
 
 
-@njit(inline="always")
-def _sweep_3(aT, dEdaT, tuple_w, T, n_ch, l0, l1, l2, o0, o1, o2):
-    """One degree-3 pattern over its channels (as :func:`_sweep_4`)."""
+@njit(cache=True)
+def _offset_sweep_3(aT, dEdaT, tuple_w, T, n_ch, l0, l1, l2, o0, o1, o2):
+    """One degree-3 pattern over its channels (as :func:`_offset_sweep_4`)."""
     energy = 0.0
     for c in range(n_ch):
         w = tuple_w[T, c]
@@ -99,9 +100,9 @@ def _sweep_3(aT, dEdaT, tuple_w, T, n_ch, l0, l1, l2, o0, o1, o2):
     return energy
 
 
-@njit(inline="always")
-def _sweep_2(aT, dEdaT, tuple_w, T, n_ch, l0, l1, o0, o1):
-    """One degree-2 pattern over its channels (as :func:`_sweep_4`)."""
+@njit(cache=True)
+def _offset_sweep_2(aT, dEdaT, tuple_w, T, n_ch, l0, l1, o0, o1):
+    """One degree-2 pattern over its channels (as :func:`_offset_sweep_4`)."""
     energy = 0.0
     for c in range(n_ch):
         w = tuple_w[T, c]
@@ -113,9 +114,9 @@ def _sweep_2(aT, dEdaT, tuple_w, T, n_ch, l0, l1, o0, o1):
     return energy
 
 
-@njit(inline="always")
-def _sweep_1(aT, dEdaT, tuple_w, T, n_ch, l0, o0):
-    """One degree-1 pattern over its channels (as :func:`_sweep_4`)."""
+@njit(cache=True)
+def _offset_sweep_1(aT, dEdaT, tuple_w, T, n_ch, l0, o0):
+    """One degree-1 pattern over its channels (as :func:`_offset_sweep_4`)."""
     energy = 0.0
     for c in range(n_ch):
         w = tuple_w[T, c]
@@ -144,36 +145,81 @@ def merged_polynomial(aT, tables, start, stop, dEdaT, prefix):
     for T in range(start, stop):
         degree = tuple_degree[T]
         n_ch = tuple_nch[T]
-        # Compact invariants (every offset 0) call the sweeps with literal zeros: inlined, the
-        # indices are then the loop counter itself, which numba knows is not negative, so it drops
-        # the negative-index wrap-around and vectorises the loop (variable offsets cost 25 %).
+        # Patterns with every offset 0 (compact invariants) run the loops below, indexed by the
+        # loop counter alone: numba then emits no negative-index wrap-around and the loops run as
+        # fast as before offsets existed (with the offsets inline, every compact invariant
+        # potential was 25-30 % slower). Patterns with offsets (complete invariants) go through
+        # the _offset_sweep_* functions, the same products at shifted channels.
         if degree == 4:
-            l0, l1, l2, l3 = tuple_lm[T, 0], tuple_lm[T, 1], tuple_lm[T, 2], tuple_lm[T, 3]
-            o0, o1, o2, o3 = tuple_off[T, 0], tuple_off[T, 1], tuple_off[T, 2], tuple_off[T, 3]
-            if o0 == 0 and o1 == 0 and o2 == 0 and o3 == 0:
-                energy += _sweep_4(aT, dEdaT, tuple_w, T, n_ch, l0, l1, l2, l3, 0, 0, 0, 0)
-            else:
-                energy += _sweep_4(aT, dEdaT, tuple_w, T, n_ch, l0, l1, l2, l3, o0, o1, o2, o3)
+            l0 = tuple_lm[T, 0]
+            l1 = tuple_lm[T, 1]
+            l2 = tuple_lm[T, 2]
+            l3 = tuple_lm[T, 3]
+            o0 = tuple_off[T, 0]
+            o1 = tuple_off[T, 1]
+            o2 = tuple_off[T, 2]
+            o3 = tuple_off[T, 3]
+            if o0 != 0 or o1 != 0 or o2 != 0 or o3 != 0:
+                energy += _offset_sweep_4(aT, dEdaT, tuple_w, T, n_ch, l0, l1, l2, l3, o0, o1, o2, o3)
+                continue
+            for c in range(n_ch):
+                w = tuple_w[T, c]
+                x0 = aT[l0, c]
+                x1 = aT[l1, c]
+                x2 = aT[l2, c]
+                x3 = aT[l3, c]
+                w01 = w * x0 * x1
+                w23 = w * x2 * x3
+                dEdaT[l0, c] += x1 * w23
+                dEdaT[l1, c] += x0 * w23
+                dEdaT[l2, c] += w01 * x3
+                dEdaT[l3, c] += w01 * x2
+                energy += w01 * x2 * x3
         elif degree == 3:
-            l0, l1, l2 = tuple_lm[T, 0], tuple_lm[T, 1], tuple_lm[T, 2]
-            o0, o1, o2 = tuple_off[T, 0], tuple_off[T, 1], tuple_off[T, 2]
-            if o0 == 0 and o1 == 0 and o2 == 0:
-                energy += _sweep_3(aT, dEdaT, tuple_w, T, n_ch, l0, l1, l2, 0, 0, 0)
-            else:
-                energy += _sweep_3(aT, dEdaT, tuple_w, T, n_ch, l0, l1, l2, o0, o1, o2)
+            l0 = tuple_lm[T, 0]
+            l1 = tuple_lm[T, 1]
+            l2 = tuple_lm[T, 2]
+            o0 = tuple_off[T, 0]
+            o1 = tuple_off[T, 1]
+            o2 = tuple_off[T, 2]
+            if o0 != 0 or o1 != 0 or o2 != 0:
+                energy += _offset_sweep_3(aT, dEdaT, tuple_w, T, n_ch, l0, l1, l2, o0, o1, o2)
+                continue
+            for c in range(n_ch):
+                w = tuple_w[T, c]
+                x0 = aT[l0, c]
+                x1 = aT[l1, c]
+                x2 = aT[l2, c]
+                w01 = w * x0 * x1
+                dEdaT[l0, c] += w * x1 * x2
+                dEdaT[l1, c] += w * x0 * x2
+                dEdaT[l2, c] += w01
+                energy += w01 * x2
         elif degree == 2:
-            l0, l1 = tuple_lm[T, 0], tuple_lm[T, 1]
-            o0, o1 = tuple_off[T, 0], tuple_off[T, 1]
-            if o0 == 0 and o1 == 0:
-                energy += _sweep_2(aT, dEdaT, tuple_w, T, n_ch, l0, l1, 0, 0)
-            else:
-                energy += _sweep_2(aT, dEdaT, tuple_w, T, n_ch, l0, l1, o0, o1)
+            l0 = tuple_lm[T, 0]
+            l1 = tuple_lm[T, 1]
+            o0 = tuple_off[T, 0]
+            o1 = tuple_off[T, 1]
+            if o0 != 0 or o1 != 0:
+                energy += _offset_sweep_2(aT, dEdaT, tuple_w, T, n_ch, l0, l1, o0, o1)
+                continue
+            for c in range(n_ch):
+                w = tuple_w[T, c]
+                x0 = aT[l0, c]
+                x1 = aT[l1, c]
+                dEdaT[l0, c] += w * x1
+                dEdaT[l1, c] += w * x0
+                energy += w * x0 * x1
         elif degree == 1:
-            l0, o0 = tuple_lm[T, 0], tuple_off[T, 0]
-            if o0 == 0:
-                energy += _sweep_1(aT, dEdaT, tuple_w, T, n_ch, l0, 0)
-            else:
-                energy += _sweep_1(aT, dEdaT, tuple_w, T, n_ch, l0, o0)
+            l0 = tuple_lm[T, 0]
+            o0 = tuple_off[T, 0]
+            if o0 != 0:
+                energy += _offset_sweep_1(aT, dEdaT, tuple_w, T, n_ch, l0, o0)
+                continue
+            for c in range(n_ch):
+                w = tuple_w[T, c]
+                dEdaT[l0, c] += w
+                energy += w * aT[l0, c]
         else:
             offset = False
             for q in range(degree):
