@@ -20,6 +20,14 @@ that the module also carries the model's per-atom design rows (the family's feat
 :data:`FEATURES`, its tables, the standardisation and the polynomial's terms), linpot's grade
 code itself (:data:`GRADE_SOURCE`) and the active rows; energy, forces and stress run as without
 it. Every family that exports has its grade.
+
+A potential with a posterior (``linpot fit --method bayes``) exports its predictive standard
+deviations likewise: ``energy_std`` (eV/atom) and ``atomic_energy_std`` (eV), in the same
+``GRADE_PROPERTIES`` of ``Calculator`` (on request or with ``grade=True``, alone or beside the grade
+when the potential has an active set too), from the same per-atom rows (one copy of them in the
+module), the posterior covariance (its upper triangle, compressed; decoded at import), the energy
+noise variance and linpot's own formula (:data:`UNCERTAINTY_SOURCE`,
+:func:`linpot.potential.uncertainty.predictive_std`).
 """
 
 from __future__ import annotations
@@ -59,6 +67,8 @@ FEATURES = {
 }
 #: linpot's grade code (maxvol grade of the atoms, structure grade), copied as it is.
 GRADE_SOURCE = "potential/active_set.py"
+#: linpot's predictive standard deviations of a posterior (numpy only), copied as it is.
+UNCERTAINTY_SOURCE = "potential/uncertainty.py"
 
 
 def _encode_array(a: np.ndarray) -> str:
@@ -137,15 +147,17 @@ def evaluate(positions, numbers, cell, pbc):
 
 class Calculator(_ASECalculator):
     """ASE calculator of this potential: energy, free_energy, energies, forces, stress, and the
-    extrapolation grade where the potential has an active set (GRADE_PROPERTIES; computed on request,
+    extrapolation indicators it has (GRADE_PROPERTIES: the grade where the potential has an active
+    set, the predictive standard deviations where it has a posterior; computed on request,
     ``atoms.calc.get_property("grade")``, or with every calculation with ``Calculator(grade=True)``)."""
 
     implemented_properties = ["energy", "free_energy", "energies", "forces", "stress", *GRADE_PROPERTIES]
 
     def __init__(self, *args, grade=False, **kwargs):
         if grade and not GRADE_PROPERTIES:
-            raise ValueError("this potential has no active set, hence no extrapolation grade (add one with "
-                             "`linpot grade-setup POT TRAIN...` and export it again)")
+            raise ValueError("this potential has no active set and no posterior, hence no extrapolation grade or "
+                             "predictive standard deviation (add an active set with `linpot grade-setup POT TRAIN...`, "
+                             "or fit with --method bayes, and export it again)")
         super().__init__(*args, **kwargs)
         self.grade = bool(grade)
 
@@ -155,7 +167,7 @@ class Calculator(_ASECalculator):
             a = self.atoms
             self.results.update(predict_grade(a.positions, a.numbers, a.cell.array, a.pbc))
             if "energy" in self.results and not set(properties) - set(GRADE_PROPERTIES):
-                return  # only the grade was asked for, at positions whose energy and forces are known
+                return  # only indicators were asked for, at positions whose energy and forces are known
         out = evaluate(self.atoms.positions, self.atoms.numbers, self.atoms.cell.array, self.atoms.pbc)
         self.results["energy"] = out["energy"]
         self.results["free_energy"] = out["energy"]
@@ -167,13 +179,15 @@ class Calculator(_ASECalculator):
             raise PropertyNotImplementedError("stress is defined only for structures periodic in 3 dimensions")
 '''
 
-_NO_GRADE = '''# ---- the extrapolation grade: none (the potential has no active set) ----
+_NO_GRADE = '''# ---- the extrapolation indicators: none (the potential has no active set and no posterior) ----
 GRADE_PROPERTIES = ()'''
 
-_GRADE_TEMPLATE = '''# ---- the extrapolation grade, as linpot's Potential.predict_grade ----
+_GRADE_TEMPLATE = '''# ---- the extrapolation indicators, as linpot's Potential.predict_grade ----
 # The model's per-atom design rows (linpot's model.atomic_rows: 1 and the polynomial's monomials of
-# the standardised descriptor features, in the atom's element's block) against the active rows, by
-# linpot's grade code copied above ({grade_source}).
+# the standardised descriptor features, in the atom's element's block), one pass over them for all the
+# potential has of: the maxvol grade against the active rows (an active set; linpot's grade code,
+# {grade_source}) and the predictive standard deviations under the posterior covariance (a posterior;
+# {uncertainty_source}), linpot's code copied above where the potential has it.
 from types import SimpleNamespace
 
 GRADE = METADATA["grade"]
@@ -183,17 +197,15 @@ GRADE_TABLES.update({{name: _decode_array(text) for name, text in _GRADE_ARRAYS.
 _GRADE_RADIAL = tables_from_arrays(RadialTables, GRADE_TABLES)
 _FEATURE_TABLES = {feature_tables}
 _MODEL = SimpleNamespace(elements=ELEMENTS, n_terms=len(GRADE_TABLES["terms"]))  # what the grade code reads of the model
-ACTIVE_SET = ActiveSet(
-    {{e: GRADE_TABLES["active_rows:" + e] for e in GRADE["active_set"]["elements"]}}, None, GRADE["active_set"]["info"],
-    None if GRADE["configurations"] is None else
-    ConfigurationSet(GRADE_TABLES["configuration_rows"], GRADE_TABLES["configuration_basis"],
-                     GRADE["configurations"]["residual_scale"], None, GRADE["configurations"]["info"]))
-GRADE_PROPERTIES = ("grade", "atomic_grades") + (() if ACTIVE_SET.configurations is None else ("structure_grade",))
+{active_set}
 
 
-def species_indices(numbers, elements):
-    """What the grade code asks of linpot: each atom's index in ``elements`` (ELEMENTS here)."""
-    return species_of(numbers)
+{posterior}
+
+
+GRADE_PROPERTIES = ((() if ACTIVE_SET is None else
+                     ("grade", "atomic_grades") + (() if ACTIVE_SET.configurations is None else ("structure_grade",)))
+                    + (() if COVARIANCE is None else ("energy_std", "atomic_energy_std")))
 
 
 def descriptor_features(positions, species, cell, pbc):
@@ -217,36 +229,82 @@ def atomic_rows(positions, numbers, cell, pbc):
 
 
 def predict_grade(positions, numbers, cell, pbc):
-    """``atomic_grades`` (maxvol grade per atom; inf for an element without active rows), ``grade``
-    (their largest) and, where the active set has a configuration set, ``structure_grade``."""
+    """The extrapolation indicators from one pass over the atomic rows. With an active set:
+    ``atomic_grades`` (maxvol grade per atom; inf for an element without active rows), ``grade``
+    (their largest) and, where the active set has a configuration set, ``structure_grade``. With a
+    posterior: ``atomic_energy_std`` (per atom, eV) and ``energy_std`` (of the energy per atom,
+    eV/atom, label noise included)."""
     rows = atomic_rows(positions, numbers, cell, pbc)
-    grades = ACTIVE_SET.atomic_grades(_MODEL, rows, numbers)
-    out = {{"atomic_grades": grades, "grade": float(grades.max()) if len(grades) else 0.0}}
-    if ACTIVE_SET.configurations is not None and len(grades):
-        out["structure_grade"] = ACTIVE_SET.structure_grade(rows)
+    out = {{}}
+    if ACTIVE_SET is not None:
+        grades = ACTIVE_SET.atomic_grades(_MODEL, rows, numbers)
+        out = {{"atomic_grades": grades, "grade": float(grades.max()) if len(grades) else 0.0}}
+        if ACTIVE_SET.configurations is not None and len(grades):
+            out["structure_grade"] = ACTIVE_SET.structure_grade(rows)
+    if COVARIANCE is not None:
+        out.update(predictive_std(rows, COVARIANCE, NOISE_VARIANCE))
     return out'''
+
+_ACTIVE_SET_TEMPLATE = '''ACTIVE_SET = ActiveSet(
+    {e: GRADE_TABLES["active_rows:" + e] for e in GRADE["active_set"]["elements"]}, None, GRADE["active_set"]["info"],
+    None if GRADE["configurations"] is None else
+    ConfigurationSet(GRADE_TABLES["configuration_rows"], GRADE_TABLES["configuration_basis"],
+                     GRADE["configurations"]["residual_scale"], None, GRADE["configurations"]["info"]))
+
+
+def species_indices(numbers, elements):
+    """What the grade code asks of linpot: each atom's index in ``elements`` (ELEMENTS here)."""
+    return species_of(numbers)
+'''
+
+_POSTERIOR_TEMPLATE = '''def _symmetric_from_upper(upper, n):
+    """The (n, n) symmetric matrix of its upper triangle (row by row), as linpot reads a potential file."""
+    matrix = np.zeros((n, n))
+    matrix[np.triu_indices(n)] = upper
+    return matrix + np.triu(matrix, 1).T
+
+
+#: the posterior covariance of the coefficients (original units, in the order of the rows' columns)
+#: and the fitted noise variance of the energy labels ((eV/atom)^2; None: the fit had no energies)
+COVARIANCE = _symmetric_from_upper(GRADE_TABLES["covariance_upper"], GRADE["uncertainty"]["n"])
+NOISE_VARIANCE = GRADE["uncertainty"]["noise_variance"].get("energy")
+'''
 
 
 def _grade_section(potential) -> tuple[list[str], dict, str]:
-    """What the grade adds to the module: sources, the ``grade`` entry of METADATA and the section's
-    text (see :data:`FEATURES`)."""
-    model, d, active = potential.model, potential.model.descriptor, potential.active_set
+    """What the extrapolation indicators add to the module (a potential with an active set, a
+    posterior or both): sources, the ``grade`` entry of METADATA and the section's text. The
+    per-atom design rows (see :data:`FEATURES`) are computed once for both."""
+    model, d, active, posterior = potential.model, potential.model.descriptor, potential.active_set, potential.uncertainty
     kernel_sources, tables_class, call = FEATURES[d.kind]
     tables = {**tables_to_arrays(d.radial.kernel_tables()), **(tables_to_arrays(d.kernel_tables()) if tables_class else {}),
               "feature_mean": model.feature_mean, "feature_scale": model.feature_scale, "terms": model.terms}
-    tables.update({f"active_rows:{e}": rows for e, rows in active.rows.items()})
-    c = active.configurations
-    if c is not None:
-        tables.update(configuration_rows=c.rows, configuration_basis=c.basis)
-    metadata = {"family": d.kind, "l_max": int(getattr(d, "l_max", 0)),
-                "scalars": {k: v for k, v in tables.items() if not isinstance(v, np.ndarray)},
-                "active_set": {"elements": list(active.rows), "info": active.info},
-                "configurations": None if c is None else {"residual_scale": c.residual_scale, "info": c.info}}
+    metadata = {"family": d.kind, "l_max": int(getattr(d, "l_max", 0)), "active_set": None, "configurations": None,
+                "uncertainty": None}
+    sources = list(kernel_sources)
+    if active is not None:
+        sources.append(GRADE_SOURCE)
+        tables.update({f"active_rows:{e}": rows for e, rows in active.rows.items()})
+        metadata["active_set"] = {"elements": list(active.rows), "info": active.info}
+        c = active.configurations
+        if c is not None:
+            tables.update(configuration_rows=c.rows, configuration_basis=c.basis)
+            metadata["configurations"] = {"residual_scale": c.residual_scale, "info": c.info}
+    if posterior is not None:
+        sources.append(UNCERTAINTY_SOURCE)
+        cov = np.asarray(posterior["covariance"], dtype="<f8")
+        tables["covariance_upper"] = cov[np.triu_indices(len(cov))]
+        metadata["uncertainty"] = {"n": int(len(cov)), "noise_variance": dict(posterior["noise_variance"]),
+                                   "encoding": "covariance_upper: float64 upper triangle, row by row"}
+    metadata["scalars"] = {k: v for k, v in tables.items() if not isinstance(v, np.ndarray)}
     text = _GRADE_TEMPLATE.format(
-        grade_source=f"linpot/{GRADE_SOURCE}", features_call=call,
+        grade_source=f"linpot/{GRADE_SOURCE}", uncertainty_source=f"linpot/{UNCERTAINTY_SOURCE}", features_call=call,
         arrays={k: _encode_array(v) for k, v in tables.items() if isinstance(v, np.ndarray)},
-        feature_tables=f"tables_from_arrays({tables_class}, GRADE_TABLES)" if tables_class else "None")
-    return [*kernel_sources, GRADE_SOURCE], metadata, text
+        feature_tables=f"tables_from_arrays({tables_class}, GRADE_TABLES)" if tables_class else "None",
+        active_set=_ACTIVE_SET_TEMPLATE.strip() if active is not None else "ACTIVE_SET = None  # the potential has no active set",
+        posterior=_POSTERIOR_TEMPLATE.strip() if posterior is not None else
+        "COVARIANCE = NOISE_VARIANCE = None  # the potential has no posterior (not fitted with --method bayes)")
+    return sources, metadata, text
 
 
 def module_source(potential, source: str = "<potential>", module: str = "linpot_potential") -> str:
@@ -271,12 +329,16 @@ def module_source(potential, source: str = "<potential>", module: str = "linpot_
     summary = (f"{'-'.join(potential.elements)}, {d.kind} descriptor, cutoff {potential.cutoff:g} Å, "
                f"{potential.n_nonzero} nonzero coefficients")
     relatives, grade, usage = list(SOURCES), _NO_GRADE, ""
-    if potential.active_set is not None:
+    if potential.active_set is not None or potential.uncertainty is not None:
         grade_sources, metadata["grade"], grade = _grade_section(potential)
         relatives += grade_sources
+    if potential.active_set is not None:
         summary += ", extrapolation grade"
-        usage = ('\n    atoms.calc.get_property("grade", atoms)  # also "atomic_grades"'
-                 + ("" if potential.active_set.configurations is None else ', "structure_grade"'))
+        usage += ('\n    atoms.calc.get_property("grade", atoms)  # also "atomic_grades"'
+                  + ("" if potential.active_set.configurations is None else ', "structure_grade"'))
+    if potential.uncertainty is not None:
+        summary += ", predictive standard deviations"
+        usage += '\n    atoms.calc.get_property("energy_std", atoms)  # also "atomic_energy_std"'
     sources = "\n\n".join(_source(rel) for rel in relatives)
     return _TEMPLATE.format(summary=summary, version=__version__, source=source, module=module, sources=sources,
                             metadata=json.dumps(metadata, sort_keys=True, default=float), arrays=arrays, grade=grade,

@@ -15,6 +15,7 @@ from ..models import model_from_spec
 from ..version import __version__
 from .active_set import ActiveSet
 from .envelope import UNITS, check_envelope, load, register_format, sealed, tables_block, write_payload
+from .uncertainty import predictive_std
 
 FORMAT = "linpot-potential"
 FORMAT_VERSION = 1
@@ -40,18 +41,13 @@ class Potential:
 
         ``atomic_energy_std`` (n_atoms, eV): from the posterior of the coefficients, per atom;
         ``energy_std`` (eV/atom): of the energy per atom of the structure, posterior plus the
-        fitted label noise."""
+        fitted label noise (:func:`linpot.potential.uncertainty.predictive_std`)."""
         if self.uncertainty is None:
             raise LinpotInputError("this potential has no uncertainty model (fit it with --method bayes)")
         return self._uncertainty_of_rows(self.model.atomic_rows(positions, numbers, cell, pbc))
 
     def _uncertainty_of_rows(self, rows) -> dict:
-        cov = self.uncertainty["covariance"]
-        atomic_var = np.einsum("ij,jk,ik->i", rows, cov, rows)
-        x = rows.mean(axis=0)
-        noise = self.uncertainty["noise_variance"].get("energy") or 0.0
-        return {"atomic_energy_std": np.sqrt(np.clip(atomic_var, 0.0, None)),
-                "energy_std": float(np.sqrt(max(float(x @ cov @ x), 0.0) + noise))}
+        return predictive_std(rows, self.uncertainty["covariance"], self.uncertainty["noise_variance"].get("energy"))
 
     def predict_grade(self, positions, numbers, cell, pbc) -> dict:
         """Extrapolation indicators from one pass over the atomic rows: the maxvol grade
