@@ -121,8 +121,9 @@ def read_toml(path, what: str = "config") -> dict:
 
 def data_paths(section: dict, path) -> dict:
     """``{"train": [...], "test": [...]}`` of a ``[data]`` section, relative paths made relative
-    to the folder of the file at ``path``."""
-    here = os.path.dirname(os.path.abspath(path))
+    to the folder of the file at ``path`` (and kept relative to the working directory when ``path``
+    is: the potential's provenance then names ``data/...``, not this machine's folders)."""
+    here = os.path.dirname(os.fspath(path))
     out = {}
     for key in ("train", "test"):
         files = section.get(key, [])
