@@ -20,7 +20,7 @@ from ..errors import LinpotInputError
 from ..potential.committee import CommitteePotential
 from .config import committee_member_config
 from .estimators import estimator_class
-from .normal_equations import QUANTITIES
+from .normal_equations import QUANTITIES, deviatoric_projection, pulay_column
 from .report import RMSE_KEYS, FitReport, rmse_fields, to_report_units
 
 log = logging.getLogger(__name__)
@@ -36,10 +36,14 @@ def held_out_parts(train, fit_cfg: dict) -> list[np.ndarray]:
     return [np.nonzero(part == k)[0] for k in held_out]
 
 
-def committee_validation(members, fold_coefficients: list[list[np.ndarray]], train, parts) -> tuple[dict, dict]:
+def committee_validation(members, fold_coefficients: list[list[np.ndarray]], train, parts,
+                         stress_part: str = "full", fold_pulay: list[list[float]] | None = None) -> tuple[dict, dict]:
     """Held-out RMSE of the committee mean, pooled over all held-out rows, overall and per config_type.
 
-    ``fold_coefficients[m][k]``: member m fitted without part k. Returns ``(overall, by_type)``,
+    ``fold_coefficients[m][k]``: member m fitted without part k. The stress is scored as the
+    members were fitted (``stress_part``): the traceless part only for ``"deviatoric"``; for
+    ``"pulay"`` against the labels less the members' mean Pulay stress fitted without part k,
+    ``fold_pulay[m][k] N/V`` (:func:`~linpot.fit.normal_equations.pulay_column`). Returns ``(overall, by_type)``,
     each with the RMSE fields of :class:`~linpot.fit.report.HeldOutErrors` and ``n_structures``;
     ``overall`` also has ``energy_std_rms_mev_per_atom``, the root mean square over held-out
     structures of the members' spread (sample standard deviation) of the energy per atom. (Each
@@ -70,7 +74,14 @@ def committee_validation(members, fold_coefficients: list[list[np.ndarray]], tra
                 if train.has_forces[s_index]:
                     add(key, "forces", np.mean([p["forces"] for p in preds], axis=0) - train.forces[s])
                 if train.has_stress[s_index] and "stress" in preds[0]:
-                    add(key, "stress", (np.mean([p["stress"] for p in preds], axis=0) - train.stress[s_index]) / GPA)
+                    residual = np.mean([p["stress"] for p in preds], axis=0) - train.stress[s_index]
+                    if stress_part == "deviatoric":
+                        residual = deviatoric_projection() @ residual
+                    elif stress_part == "pulay":
+                        volume = abs(float(np.linalg.det(train.cells[s_index])))
+                        pulay = np.mean([fold_pulay[j][k] for j in range(len(members))])
+                        residual = residual + pulay_column(n_atoms, volume) * GPA * pulay
+                    add(key, "stress", residual / GPA)
 
     by_type = {name: {"n_structures": n, **rmse_fields(sse[name], count[name])} for name, n in sorted(n_structures.items())}
     overall = {**rmse_fields(sse[None], count[None]), "n_structures": int(sum(n_structures.values()))} if None in sse else {}
@@ -92,29 +103,33 @@ def fit_committee(train, config: dict, client=None) -> tuple[CommitteePotential,
         raise LinpotInputError(f"committee members are point estimates (ridge or a sparse method), not {method} "
                                "(the committee's spread is its uncertainty)")
     t0 = time.perf_counter()
-    members, reports, fold_coefficients = [], [], []
+    members, reports, fold_coefficients, fold_pulay = [], [], [], []
     for k, member in enumerate(config["committee"], start=1):
         member_config = committee_member_config(config, member)
         log.info("committee member %d of %d: %s descriptor", k, len(config["committee"]),
                  member_config["descriptor"].get("kind"))
         folds: list = []
-        potential, report = fit_potential(train, member_config, client=client, fold_coefficients=folds)
+        pulay: list = []
+        potential, report = fit_potential(train, member_config, client=client, fold_coefficients=folds, fold_pulay=pulay)
         members.append(potential)
         reports.append(report)
         fold_coefficients.append(folds)
+        fold_pulay.append(pulay)
     members_s = time.perf_counter() - t0
 
     t0 = time.perf_counter()
     parts = held_out_parts(train, fit_cfg)
     overall, by_type = {}, {}
     if all(len(f) == len(parts) for f in fold_coefficients) and all(len(p) for p in parts):
-        overall, by_type = committee_validation(members, fold_coefficients, train, parts)
+        overall, by_type = committee_validation(members, fold_coefficients, train, parts,
+                                                stress_part=fit_cfg.get("stress", "full"), fold_pulay=fold_pulay)
         log.info("committee held-out RMSE: energy %.3f meV/atom, forces %.4f eV/Å",
                  overall.get("energy_rmse_mev_per_atom") or float("nan"), overall.get("force_rmse_ev_per_angstrom") or float("nan"))
     kfold = int(fit_cfg.get("kfold", 0) or 0)
     provenance = dict(members[0].provenance)
     provenance["fit"] = {"method": "committee", "members": len(members), "member_method": method,
                          "seed": int(fit_cfg["seed"]),
+                         **({"stress": fit_cfg["stress"]} if fit_cfg.get("stress", "full") != "full" else {}),
                          **({"kfold": kfold} if kfold >= 2 else {"validation_fraction": float(fit_cfg["validation_fraction"])})}
     scale = 1.0
     energy, spread = overall.get("energy_rmse_mev_per_atom"), overall.get("energy_std_rms_mev_per_atom")

@@ -114,7 +114,8 @@ def held_out_assignment(train, fit_cfg: dict) -> tuple[np.ndarray, int]:
     return validation_split(train.config_type, float(fit_cfg["validation_fraction"]), seed).astype(np.int64), 2
 
 
-def fit_potential(train, config: dict, client=None, fold_coefficients: list | None = None) -> tuple[Potential, FitReport]:
+def fit_potential(train, config: dict, client=None, fold_coefficients: list | None = None,
+                  fold_pulay: list | None = None) -> tuple[Potential, FitReport]:
     """Fit a potential on ``train`` with ``config`` (see :mod:`linpot.fit.config`); returns it and a
     report (:class:`~linpot.fit.report.FitReport`).
 
@@ -122,7 +123,8 @@ def fit_potential(train, config: dict, client=None, fold_coefficients: list | No
     result is the same bit for bit, :mod:`linpot.fit.accumulate`).
     ``fold_coefficients``: a list that receives, per held-out part (each fold, or the one
     validation part), the chosen hyperparameters' coefficients fitted without it (a committee
-    scores its mean on them)."""
+    scores its mean on them). ``fold_pulay``: a list that receives, with ``stress = "pulay"``, the
+    Pulay constant (eV/atom) fitted without each held-out part."""
     if len(train) == 0:
         raise LinpotInputError("training dataset is empty")
     fit_cfg = config["fit"]
@@ -135,6 +137,11 @@ def fit_potential(train, config: dict, client=None, fold_coefficients: list | No
         train = train.subset(keep)
         if len(train) == 0:
             raise LinpotInputError("every training structure has config_type weight 0")
+    if fit_cfg.get("stress", "full") == "pulay":
+        if not np.any(train.has_stress):
+            raise LinpotInputError('[fit] stress = "pulay" needs stress labels, and the training structures have none')
+        if not float(dict(fit_cfg.get("weights") or {}).get("stress", 0.0)):
+            raise LinpotInputError('[fit] stress = "pulay" needs a nonzero stress weight')
     method = fit_cfg.get("method", "ridge")
     config = resolve_fitted_channels(train, config, lambda data, cfg: fit_potential(data, cfg, client=client))
     elements = config.get("elements") or train.elements
@@ -183,6 +190,8 @@ def fit_potential(train, config: dict, client=None, fold_coefficients: list | No
     pulay = float(estimator.coef_[n]) if n_cols > n else None
     if fold_coefficients is not None:
         fold_coefficients.extend(np.asarray(w)[:n] for w in estimator.fold_coef_)
+    if fold_pulay is not None and n_cols > n:
+        fold_pulay.extend(float(np.asarray(w)[n]) for w in estimator.fold_coef_)
     uncertainty = estimator.uncertainty_
     if uncertainty is not None and n_cols > n:
         # the marginal posterior of the model's coefficients (the Pulay stress integrated out)
