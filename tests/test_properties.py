@@ -301,6 +301,14 @@ def test_potential_constants_at_the_reference_volume(calc, fcc, emt_dataset):
         assert on_cells[name] == pytest.approx(ref[name], rel=1e-9, abs=1e-9), name
         assert rows[f"{name} (DFT cells)"]["dft"] == ref[name]
         assert rows[f"{name} (DFT cells)"]["potential"] == on_cells[name]
+    # and over every comparison fit the cells allow: the same numbers on both sides
+    by_fit = results["elastic_on_dft_cells"]["by_fit"]
+    assert "0.021/1" in by_fit
+    for entry in by_fit.values():
+        for name, value in entry["dft"].items():
+            assert entry["potential"][name] == pytest.approx(value, rel=1e-9), name
+    for lo, hi in results["elastic_on_dft_cells"]["difference_range_percent"].values():
+        assert abs(lo) < 1e-6 and abs(hi) < 1e-6
 
 
 def test_comparison_flags_constants_where_dft_energies_and_stresses_disagree(calc, fcc, emt_dataset):

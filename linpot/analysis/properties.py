@@ -679,18 +679,29 @@ def _elastic_at_reference_volume(calc, relaxed, ground_state, strain, symprec) -
     return out
 
 
+#: (window, order) of the stress-strain fits the potential and the DFT are compared over, beside
+#: the reference's own: how far the comparison depends on the choice of fit.
+COMPARISON_FITS = ((0.021, 1), (0.041, 3), (0.061, 3), (0.101, 3), (0.101, 5))
+
+
 def _elastic_on_reference_cells(calc, structures, reference) -> dict:
     """The DFT reference's elastic fit (:func:`~linpot.analysis.properties_reference.elastic_reference`:
     the same window, order and symmetry) run on the potential's energies and stresses of the
     dataset's own strained cells: the same strains, the same volume and the same fit as the DFT
     constants, so the difference is the potential's alone. (Constants of the potential's relaxed
     crystal also differ from these by the pressure between its equilibrium volume and the
-    dataset's ground-state cell, and by what a fit over finite strains does to them.)"""
+    dataset's ground-state cell, and by what a fit over finite strains does to them.)
+
+    ``by_fit``: the DFT and the potential's constants for each fit of :data:`COMPARISON_FITS`
+    that the cells allow, and ``difference_range_percent`` per constant over them: noisy DFT
+    stresses move the DFT constants with the fit while a smooth potential's barely move."""
     from ase.calculators.singlepoint import SinglePointCalculator
 
     ref_el = reference["elastic"]
+    gs_index = reference["ground_state"]["index"]
+    wide = elastic_reference(structures, gs_index, max_strain=max(w for w, _ in COMPARISON_FITS), order=1)
     relabelled = list(structures)
-    for k in ref_el["cells"]:
+    for k in sorted(set(ref_el["cells"]) | set(wide.get("cells") or [])):
         atoms = structures[k].copy()
         atoms.calc = calc
         energy, stress = atoms.get_potential_energy(), atoms.get_stress(voigt=True)
@@ -698,11 +709,21 @@ def _elastic_on_reference_cells(calc, structures, reference) -> dict:
         labelled.info.update(structures[k].info)
         labelled.calc = SinglePointCalculator(labelled, energy=energy, stress=stress)
         relabelled[k] = labelled
-    out = elastic_reference(relabelled, reference["ground_state"]["index"], max_strain=ref_el["max_strain"],
-                            order=ref_el["order"])
+    out = elastic_reference(relabelled, gs_index, max_strain=ref_el["max_strain"], order=ref_el["order"])
+    by_fit, differences = {}, {}
+    for window, order in COMPARISON_FITS:
+        dft = elastic_reference(structures, gs_index, max_strain=window, order=order).get("constants_GPa") or {}
+        pot = elastic_reference(relabelled, gs_index, max_strain=window, order=order).get("constants_GPa") or {}
+        names = [k for k in dft if dft.get(k) and pot.get(k) is not None]
+        if not names:
+            continue
+        by_fit[f"{window:g}/{order}"] = {"dft": {k: dft[k] for k in names}, "potential": {k: pot[k] for k in names}}
+        for k in names:
+            differences.setdefault(k, []).append(100.0 * (pot[k] - dft[k]) / abs(dft[k]))
     return {"constants_GPa": out.get("constants_GPa"), "standard_errors_GPa": out.get("standard_errors_GPa"),
             "n_cells": out.get("n_cells"), "max_strain": out.get("max_strain"), "order": out.get("order"),
-            "method": out.get("method")}
+            "method": out.get("method"), "by_fit": by_fit,
+            "difference_range_percent": {k: [min(v), max(v)] for k, v in differences.items()}}
 
 
 def _dataset_slabs(calc, relaxed, reference, structures):
@@ -779,9 +800,13 @@ def _comparison(results, reference) -> list:
                 add(name, "GPa", value, ref_c.get(name), f"{results['elastic']['ions']}-ion at the potential's equilibrium"
                     + (f"; {reference_fit}" if reference_fit else "") + window_note(name))
                 if on_cells.get(name) is not None:
+                    fit_range = (results.get("elastic_on_dft_cells") or {}).get("difference_range_percent", {}).get(name)
+                    n_fits = len((results.get("elastic_on_dft_cells") or {}).get("by_fit") or {})
                     add(f"{name} (DFT cells)", "GPa", on_cells[name], ref_c.get(name),
                         "the potential's stresses on the dataset's strained cells, the DFT fit repeated"
-                        + (f" (ground-state cell: {at_dft['pressure_GPa']:+.2f} GPa in the potential)" if "pressure_GPa" in at_dft else ""))
+                        + (f" (ground-state cell: {at_dft['pressure_GPa']:+.2f} GPa in the potential)" if "pressure_GPa" in at_dft else "")
+                        + (f"; over {n_fits} fits (windows 2-10 %, orders 1-5): {fit_range[0]:+.1f} to {fit_range[1]:+.1f} %"
+                           if fit_range else ""))
     if "vacancy" in results:
         ref_v = (reference or {}).get("vacancy") or {}
         add("E_vac (relaxed)", "eV", results["vacancy"]["E_vac_relaxed_eV"], ref_v.get("E_vac_eV"), ref_v.get("note", ""))
