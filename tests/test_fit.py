@@ -295,6 +295,22 @@ def test_pulay_fit_without_stresses_is_a_one_line_error(case):
         fit_potential(Dataset.from_atoms(frames), config)
 
 
+def test_pulay_column_does_not_count_against_max_features():
+    """A sparse fit with stress = "pulay" keeps max_features coefficients of the potential: the
+    fitted Pulay constant is not one of them."""
+    truth, c_true = make_model(n_basis=3, degree=2, cutoff=5.0, seed=4)
+    ds = Dataset.from_atoms(_pulay_shifted(labelled(truth, c_true, _pulay_frames()), -0.3))
+    counts = {}
+    for part in ("full", "pulay"):
+        config = merge(load_config(), {
+            "descriptor": {"cutoff": 5.0, "radial": {"kind": "chebyshev", "n_basis": 3}}, "model": {"degree": 2},
+            "fit": {"method": "omp", "max_features": 6, "validation_fraction": 0.2, "stress": part,
+                    "weights": {"energy": 100.0, "forces": 1.0, "stress": 10.0}}})
+        pot, _ = fit_potential(ds, config)
+        counts[part] = int(np.count_nonzero(pot.coefficients))
+    assert counts["pulay"] == 6 and counts["full"] <= 6
+
+
 def test_unknown_stress_part_is_a_one_line_error(tmp_path):
     from linpot.errors import LinpotInputError
 

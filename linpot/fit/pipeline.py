@@ -72,6 +72,9 @@ def make_estimator(fit_cfg: dict, model):
     unpenalised = list(model.constant_columns())
     if fit_cfg.get("stress", "full") == "pulay":
         unpenalised.append(model.n_coefficients)
+        if fit_cfg.get("max_features") is not None:
+            # max_features counts the potential's coefficients; the Pulay column is not one of them
+            fit_cfg = {**fit_cfg, "max_features": int(fit_cfg["max_features"]) + 1}
     return estimator_class(method).from_recipe(method, fit_cfg, unpenalised)
 
 
