@@ -97,18 +97,26 @@ def test_the_exported_grade_is_linpots(graded):
             assert np.all(np.isinf(mine[al])) and np.all(np.isfinite(mine[~al]))
 
 
-def test_grade_with_every_calculation_leaves_energy_forces_and_stress_as_they_were(graded):
-    potential, _, module, _ = graded
-    for key, value in compile_tables(potential).items():  # the tables the module runs are those without the grade
+def indicators_with_every_calculation(potential, module):
+    """A compressed cell run by ``module.Calculator(grade=True)`` and by a plain one: the module
+    runs the tables of the potential without indicators, and the energy, forces and stress of both
+    are the same bits. Returns ``(atoms, plain, energy)``."""
+    for key, value in compile_tables(potential).items():
         assert np.array_equal(module.TABLES[key], value) if isinstance(value, np.ndarray) else module.TABLES[key] == value
     atoms = compressed()
     plain = atoms.copy()
     plain.calc = module.Calculator()
     atoms.calc = module.Calculator(grade=True)
     e = atoms.get_potential_energy()
-    assert {"grade", "atomic_grades", "structure_grade", "energy", "forces"} <= set(atoms.calc.results)
     assert e == plain.get_potential_energy()
     assert np.array_equal(atoms.get_forces(), plain.get_forces()) and np.array_equal(atoms.get_stress(), plain.get_stress())
+    return atoms, plain, e
+
+
+def test_grade_with_every_calculation_leaves_energy_forces_and_stress_as_they_were(graded):
+    potential, _, module, _ = graded
+    atoms, plain, e = indicators_with_every_calculation(potential, module)
+    assert {"grade", "atomic_grades", "structure_grade", "energy", "forces"} <= set(atoms.calc.results)
     assert "grade" not in plain.calc.results  # computed only when asked for
     g = plain.calc.get_property("grade", plain)  # after the energy, at the same positions
     assert g == atoms.calc.results["grade"] and plain.calc.results["energy"] == e

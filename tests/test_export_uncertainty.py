@@ -15,10 +15,9 @@ from ase.calculators.emt import EMT
 from ase.calculators.singlepoint import SinglePointCalculator
 from conftest import triclinic_cell
 from test_export import load_module
-from test_export_grade import ELEMENTS, binary, compressed
+from test_export_grade import ELEMENTS, binary, compressed, indicators_with_every_calculation
 
 import linpot
-from linpot.evaluator import compile_tables
 from linpot.fit import fit_potential
 from linpot.fit.active_set import add_active_set
 from linpot.fit.config import load_config, merge
@@ -88,16 +87,8 @@ def test_the_exported_std_is_linpots(exported, kind):
 
 def test_the_std_with_every_calculation_leaves_energy_and_forces_as_they_were(exported):
     potential, _, module = exported["both"]
-    for key, value in compile_tables(potential).items():  # the tables the module runs are those without the indicators
-        assert np.array_equal(module.TABLES[key], value) if isinstance(value, np.ndarray) else module.TABLES[key] == value
-    atoms = compressed()
-    plain = atoms.copy()
-    plain.calc = module.Calculator()
-    atoms.calc = module.Calculator(grade=True)
-    e = atoms.get_potential_energy()
+    atoms, plain, e = indicators_with_every_calculation(potential, module)
     assert {*GRADES, *STD, "energy", "forces"} <= set(atoms.calc.results)
-    assert e == plain.get_potential_energy()
-    assert np.array_equal(atoms.get_forces(), plain.get_forces()) and np.array_equal(atoms.get_stress(), plain.get_stress())
     assert "energy_std" not in plain.calc.results  # computed only when asked for
     rows = module.atomic_rows(atoms.positions, atoms.numbers, atoms.cell.array, atoms.pbc)
     assert plain.calc.get_property("energy_std", plain) == atoms.calc.results["energy_std"] == \

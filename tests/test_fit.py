@@ -158,19 +158,25 @@ def test_deviatoric_projection_removes_only_the_isotropic_part():
     np.testing.assert_allclose(d[:3] - d[0], s[:3] - s[0])
 
 
-def _pressure_shifted(frames, pressure_ev_a3):
-    """The same frames with an isotropic error added to every stress label (a Pulay-like offset)."""
+def _stress_shifted(frames, offset_of):
+    """The same frames with an isotropic error ``offset_of(atoms)`` (eV/Å^3) added to every stress
+    label's diagonal."""
     from ase.calculators.singlepoint import SinglePointCalculator
 
     out = []
     for atoms in frames:
         shifted = atoms.copy()
-        stress = atoms.get_stress() + pressure_ev_a3 * np.array([1.0, 1.0, 1.0, 0.0, 0.0, 0.0])
+        stress = atoms.get_stress() + offset_of(atoms) * np.array([1.0, 1.0, 1.0, 0.0, 0.0, 0.0])
         shifted.calc = SinglePointCalculator(shifted, energy=atoms.get_potential_energy(), forces=atoms.get_forces(),
                                              stress=stress)
         shifted.info.update(atoms.info)
         out.append(shifted)
     return out
+
+
+def _pressure_shifted(frames, pressure_ev_a3):
+    """The same frames with one isotropic error on every stress label (a Pulay-like offset)."""
+    return _stress_shifted(frames, lambda atoms: pressure_ev_a3)
 
 
 @pytest.mark.parametrize("stress_part", ["full", "deviatoric"])
@@ -202,18 +208,7 @@ def test_deviatoric_stress_fit_ignores_an_isotropic_stress_error(stress_part):
 
 def _pulay_shifted(frames, pulay_ev_per_atom):
     """The same frames with a Pulay stress ``p (N/V)`` added to every stress label's diagonal."""
-    from ase.calculators.singlepoint import SinglePointCalculator
-
-    out = []
-    for atoms in frames:
-        shifted = atoms.copy()
-        offset = pulay_ev_per_atom * len(atoms) / atoms.get_volume()
-        stress = atoms.get_stress() + offset * np.array([1.0, 1.0, 1.0, 0.0, 0.0, 0.0])
-        shifted.calc = SinglePointCalculator(shifted, energy=atoms.get_potential_energy(), forces=atoms.get_forces(),
-                                             stress=stress)
-        shifted.info.update(atoms.info)
-        out.append(shifted)
-    return out
+    return _stress_shifted(frames, lambda atoms: pulay_ev_per_atom * len(atoms) / atoms.get_volume())
 
 
 def _pulay_frames():
