@@ -109,6 +109,14 @@ def _role(config_type, groups: dict | None) -> str | None:
     return None
 
 
+def _roles(structures, groups: dict | None) -> dict:
+    """``{role: [indices]}`` of the structures by :func:`_role` of their config_type."""
+    roles: dict = {}
+    for k, atoms in enumerate(structures):
+        roles.setdefault(_role(atoms.info.get("config_type"), groups), []).append(k)
+    return roles
+
+
 def _composition(atoms) -> tuple:
     return tuple(sorted(atoms.get_chemical_symbols()))
 
@@ -129,9 +137,7 @@ def dft_reference(dataset, *, max_strain: float | None = None, order: int = 3, s
     carrying a ``note`` of how it was derived (or why it is None), and ``published`` (values with
     citations supplied by the caller; none are built in)."""
     structures = read_dataset(dataset)
-    roles = {}
-    for k, atoms in enumerate(structures):
-        roles.setdefault(_role(atoms.info.get("config_type"), groups), []).append(k)
+    roles = _roles(structures, groups)
     out = {"n_structures": len(structures), "roles": {str(r): len(v) for r, v in roles.items()},
            "published": dict(published or {}),
            "published_note": "no published DFT values are built in; pass published={...} with citations to add them"}
@@ -260,9 +266,7 @@ def elastic_reference(structures, gs_index: int, *, max_strain: float | None = N
     """The elastic constants of :func:`dft_reference` alone, from ``structures`` (Atoms with energies
     and stresses) strained from ``structures[gs_index]``: the same cells and the same fit, whoever
     labelled them (a potential's stresses on the DFT cells compare with the DFT constants)."""
-    roles = {}
-    for k, atoms in enumerate(structures):
-        roles.setdefault(_role(atoms.info.get("config_type"), groups), []).append(k)
+    roles = _roles(structures, groups)
     sym = pc.symmetry(structures[gs_index], symprec)
     return _elastic_headline(structures, roles, gs_index, sym, max_strain, order)
 
