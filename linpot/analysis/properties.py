@@ -699,9 +699,11 @@ def _elastic_on_reference_cells(calc, structures, reference) -> dict:
 
     ref_el = reference["elastic"]
     gs_index = reference["ground_state"]["index"]
-    wide = elastic_reference(structures, gs_index, max_strain=max(w for w, _ in COMPARISON_FITS), order=1)
+    headline = (ref_el["max_strain"], ref_el["order"])
+    fits = list(dict.fromkeys([headline, *COMPARISON_FITS]))
+    dft = {fit: elastic_reference(structures, gs_index, max_strain=fit[0], order=fit[1]) for fit in fits}
     relabelled = list(structures)
-    for k in sorted(set(ref_el["cells"]) | set(wide.get("cells") or [])):
+    for k in sorted({k for result in dft.values() for k in result.get("cells") or []}):
         atoms = structures[k].copy()
         atoms.calc = calc
         energy, stress = atoms.get_potential_energy(), atoms.get_stress(voigt=True)
@@ -709,17 +711,18 @@ def _elastic_on_reference_cells(calc, structures, reference) -> dict:
         labelled.info.update(structures[k].info)
         labelled.calc = SinglePointCalculator(labelled, energy=energy, stress=stress)
         relabelled[k] = labelled
-    out = elastic_reference(relabelled, gs_index, max_strain=ref_el["max_strain"], order=ref_el["order"])
+    pot = {fit: elastic_reference(relabelled, gs_index, max_strain=fit[0], order=fit[1]) for fit in fits}
     by_fit, differences = {}, {}
     for window, order in COMPARISON_FITS:
-        dft = elastic_reference(structures, gs_index, max_strain=window, order=order).get("constants_GPa") or {}
-        pot = elastic_reference(relabelled, gs_index, max_strain=window, order=order).get("constants_GPa") or {}
-        names = [k for k in dft if dft.get(k) and pot.get(k) is not None]
+        d = dft[window, order].get("constants_GPa") or {}
+        p = pot[window, order].get("constants_GPa") or {}
+        names = [k for k in d if d.get(k) and p.get(k) is not None]
         if not names:
             continue
-        by_fit[f"{window:g}/{order}"] = {"dft": {k: dft[k] for k in names}, "potential": {k: pot[k] for k in names}}
+        by_fit[f"{window:g}/{order}"] = {"dft": {k: d[k] for k in names}, "potential": {k: p[k] for k in names}}
         for k in names:
-            differences.setdefault(k, []).append(100.0 * (pot[k] - dft[k]) / abs(dft[k]))
+            differences.setdefault(k, []).append(100.0 * (p[k] - d[k]) / abs(d[k]))
+    out = pot[headline]
     return {"constants_GPa": out.get("constants_GPa"), "standard_errors_GPa": out.get("standard_errors_GPa"),
             "n_cells": out.get("n_cells"), "max_strain": out.get("max_strain"), "order": out.get("order"),
             "method": out.get("method"), "by_fit": by_fit,
