@@ -230,6 +230,8 @@ def _elastic_reference(structures, roles, gs_index, sym, max_strain, order: int 
     c_gpa = fit["C"] / GPA
     fit_e, values_e, errors_e = results["energy"]
     out = dict(base, method=f"{method}-strain least squares", nonlinear_modes=fit["nonlinear_modes"],
+               # the Voigt components strained by more than 0.5 % in some cell
+               strained_modes=[j for j in range(6) if np.max(np.abs(strains[:, j])) > 0.005],
                constants_GPa=values, standard_errors_GPa=errors,
                summary=pc.elastic_summary(c_gpa, sym) if complete else None,
                C_voigt_GPa=np.round(c_gpa, 6).tolist() if complete else None,
@@ -281,9 +283,7 @@ def _elastic_headline(structures, roles, gs_index, sym, max_strain, order):
         return _elastic_reference(structures, roles, gs_index, sym, max_strain, order)
     if order > 1:
         wide = _elastic_reference(structures, roles, gs_index, sym, WIDE_STRAIN, order)
-        samples, _ = _elastic_samples(structures, roles, gs_index, WIDE_STRAIN)
-        strains = np.array([s[1] for s in samples]) if samples else np.zeros((0, 6))
-        strained = [j for j in range(6) if len(strains) and np.max(np.abs(strains[:, j])) > 0.005]
+        strained = wide.get("strained_modes")
         if wide.get("constants_GPa") and strained and set(strained) <= set(wide.get("nonlinear_modes") or []):
             return wide
     return _elastic_reference(structures, roles, gs_index, sym, LINEAR_STRAIN, 1)
