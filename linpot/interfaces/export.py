@@ -45,6 +45,7 @@ from ..errors import LinpotInputError
 from ..evaluator import compile_tables, supports, table_summary
 from ..evaluator.runtime import tables_to_arrays
 from ..io import atomic_write_text
+from ..potential.uncertainty import upper_triangle
 from ..version import __version__
 
 _PACKAGE = Path(__file__).resolve().parents[1]
@@ -257,16 +258,9 @@ def species_indices(numbers, elements):
     return species_of(numbers)
 '''
 
-_POSTERIOR_TEMPLATE = '''def _symmetric_from_upper(upper, n):
-    """The (n, n) symmetric matrix of its upper triangle (row by row), as linpot reads a potential file."""
-    matrix = np.zeros((n, n))
-    matrix[np.triu_indices(n)] = upper
-    return matrix + np.triu(matrix, 1).T
-
-
-#: the posterior covariance of the coefficients (original units, in the order of the rows' columns)
+_POSTERIOR_TEMPLATE = '''#: the posterior covariance of the coefficients (original units, in the order of the rows' columns)
 #: and the fitted noise variance of the energy labels ((eV/atom)^2; None: the fit had no energies)
-COVARIANCE = _symmetric_from_upper(GRADE_TABLES["covariance_upper"], GRADE["uncertainty"]["n"])
+COVARIANCE = symmetric_from_upper(GRADE_TABLES["covariance_upper"], GRADE["uncertainty"]["n"])
 NOISE_VARIANCE = GRADE["uncertainty"]["noise_variance"].get("energy")
 '''
 
@@ -293,7 +287,7 @@ def _grade_section(potential) -> tuple[list[str], dict, str]:
     if posterior is not None:
         sources.append(UNCERTAINTY_SOURCE)
         cov = np.asarray(posterior["covariance"], dtype="<f8")
-        tables["covariance_upper"] = cov[np.triu_indices(len(cov))]
+        tables["covariance_upper"] = upper_triangle(cov)
         metadata["uncertainty"] = {"n": int(len(cov)), "noise_variance": dict(posterior["noise_variance"]),
                                    "encoding": "covariance_upper: float64 upper triangle, row by row"}
     metadata["scalars"] = {k: v for k, v in tables.items() if not isinstance(v, np.ndarray)}

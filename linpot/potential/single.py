@@ -15,7 +15,7 @@ from ..models import model_from_spec
 from ..version import __version__
 from .active_set import ActiveSet
 from .envelope import UNITS, check_envelope, load, register_format, sealed, tables_block, write_payload
-from .uncertainty import predictive_std
+from .uncertainty import predictive_std, symmetric_from_upper, upper_triangle
 
 FORMAT = "linpot-potential"
 FORMAT_VERSION = 1
@@ -73,7 +73,7 @@ class Potential:
 
     def _uncertainty_payload(self):
         cov = np.asarray(self.uncertainty["covariance"], dtype="<f8")
-        upper = cov[np.triu_indices(len(cov))]
+        upper = upper_triangle(cov)
         return {"noise_variance": dict(self.uncertainty["noise_variance"]), "encoding": "base64 float64 little-endian upper triangle",
                 "n": int(len(cov)), "covariance": base64.b64encode(upper.tobytes()).decode("ascii")}
 
@@ -83,9 +83,7 @@ class Potential:
         upper = np.frombuffer(base64.b64decode(payload["covariance"], validate=True), dtype="<f8")
         if len(upper) != n * (n + 1) // 2:
             raise ValueError(f"covariance has {len(upper)} values, expected {n * (n + 1) // 2}")
-        cov = np.zeros((n, n))
-        cov[np.triu_indices(n)] = upper
-        cov = cov + np.triu(cov, 1).T
+        cov = symmetric_from_upper(upper, n)
         return {"covariance": cov, "noise_variance": dict(payload["noise_variance"])}
 
     @property

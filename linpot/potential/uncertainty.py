@@ -29,3 +29,17 @@ def predictive_std(rows, covariance, noise_variance) -> dict:
     noise = noise_variance or 0.0
     return {"atomic_energy_std": np.sqrt(np.clip(atomic_var, 0.0, None)),
             "energy_std": float(np.sqrt(max(float(x @ covariance @ x), 0.0) + noise))}
+
+
+def upper_triangle(covariance) -> np.ndarray:
+    """The upper triangle of a symmetric matrix, row by row: how potential files and exported
+    modules store the covariance."""
+    covariance = np.asarray(covariance)
+    return covariance[np.triu_indices(len(covariance))]
+
+
+def symmetric_from_upper(upper, n: int) -> np.ndarray:
+    """The (n, n) symmetric matrix of its :func:`upper_triangle`."""
+    matrix = np.zeros((n, n))
+    matrix[np.triu_indices(n)] = upper
+    return matrix + np.triu(matrix, 1).T
