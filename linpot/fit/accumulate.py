@@ -31,7 +31,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from ..errors import LinpotInputError
-from .normal_equations import NormalEquations
+from .normal_equations import NormalEquations, atom_density
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +91,7 @@ def accumulate_chunk(model, ds, groups: np.ndarray, stress_part: str = "full") -
                 forces=ds.forces[s] if ds.has_forces[k] else None,
                 stress=ds.stress[k] if ds.has_stress[k] else None,
                 stress_part=stress_part,
-                volume=abs(float(np.linalg.det(ds.cells[k]))) if stress_part == "pulay" and ds.has_stress[k] else None,
+                density=atom_density(s.stop - s.start, ds.cells[k]) if stress_part == "pulay" and ds.has_stress[k] else None,
             )
     return out
 

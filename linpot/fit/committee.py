@@ -20,7 +20,7 @@ from ..errors import LinpotInputError
 from ..potential.committee import CommitteePotential
 from .config import committee_member_config
 from .estimators import estimator_class
-from .normal_equations import QUANTITIES, deviatoric_projection, pulay_column
+from .normal_equations import QUANTITIES, atom_density, deviatoric_projection, pulay_column
 from .report import RMSE_KEYS, FitReport, rmse_fields, to_report_units
 
 log = logging.getLogger(__name__)
@@ -78,9 +78,8 @@ def committee_validation(members, fold_coefficients: list[list[np.ndarray]], tra
                     if stress_part == "deviatoric":
                         residual = deviatoric_projection() @ residual
                     elif stress_part == "pulay":
-                        volume = abs(float(np.linalg.det(train.cells[s_index])))
                         pulay = np.mean([fold_pulay[j][k] for j in range(len(members))])
-                        residual = residual + pulay_column(n_atoms, volume) * GPA * pulay
+                        residual = residual + pulay_column(atom_density(n_atoms, train.cells[s_index])) * GPA * pulay
                     add(key, "stress", residual / GPA)
 
     by_type = {name: {"n_structures": n, **rmse_fields(sse[name], count[name])} for name, n in sorted(n_structures.items())}

@@ -27,9 +27,14 @@ QUANTITIES = ("energy", "forces", "stress")
 STRESS_PARTS = ("full", "deviatoric", "pulay")
 
 
-def pulay_column(n_atoms: int, volume: float) -> np.ndarray:
+def atom_density(n_atoms: int, cell) -> float:
+    """``N/V``, atoms per Å^3 of a periodic cell."""
+    return n_atoms / abs(float(np.linalg.det(np.asarray(cell, dtype=float))))
+
+
+def pulay_column(density: float) -> np.ndarray:
     """The stress rows' extra column of a ``stress_part="pulay"`` fit, in GPa per (eV/atom):
-    ``(N/V) (1, 1, 1, 0, 0, 0)``.
+    ``(N/V) (1, 1, 1, 0, 0, 0)``, ``density`` = N/V (:func:`atom_density`).
 
     The labels are modelled as ``sigma_DFT = sigma_model + p_P (N/V) (1, 1, 1, 0, 0, 0)`` with one
     constant ``p_P`` (eV/atom) for the whole dataset: the Pulay stress of a plane-wave basis that is
@@ -38,7 +43,7 @@ def pulay_column(n_atoms: int, volume: float) -> np.ndarray:
     deviatoric fit, which gives every structure its own free pressure, this keeps how the pressure
     changes with volume -- the bulk modulus -- in the fit."""
     u = np.zeros(6)
-    u[:3] = n_atoms / volume / GPA
+    u[:3] = density / GPA
     return u
 
 
@@ -78,9 +83,9 @@ class NormalEquations:
         self.n_rows[quantity] += len(y)
 
     def add_structure(self, rows, n_atoms: int, energy=None, forces=None, stress=None, weight: float = 1.0,
-                      stress_part: str = "full", volume: float | None = None) -> None:
+                      stress_part: str = "full", density: float | None = None) -> None:
         """Add one structure's rows; ``None`` labels are skipped (stress in eV/Å^3, Voigt; ``stress_part``
-        one of :data:`STRESS_PARTS`; ``"pulay"`` needs the cell ``volume`` in Å^3 and equations
+        one of :data:`STRESS_PARTS`; ``"pulay"`` needs the atom ``density`` (:func:`atom_density`) and equations
         with one column more than the model)."""
         if energy is not None:
             self.add_rows("energy", rows.energy[None, :] / n_atoms, np.array([energy / n_atoms]), weight)
@@ -92,9 +97,9 @@ class NormalEquations:
                 P = deviatoric_projection()
                 X, y = P @ X, P @ y
             elif stress_part == "pulay":
-                if volume is None or not volume > 0:
-                    raise ValueError("a Pulay stress column needs the cell volume")
-                X = np.column_stack([X, pulay_column(n_atoms, volume)])
+                if density is None or not density > 0:
+                    raise ValueError("a Pulay stress column needs the atom density")
+                X = np.column_stack([X, pulay_column(density)])
             self.add_rows("stress", X, y, weight)
         self.n_structures += 1
 

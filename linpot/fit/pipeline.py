@@ -28,7 +28,7 @@ from ..version import __version__
 from .accumulate import accumulate_normal_equations
 from .channel_fit import resolve_fitted_channels
 from .estimators import METHODS, estimator_class
-from .normal_equations import QUANTITIES, NormalEquations
+from .normal_equations import QUANTITIES, NormalEquations, atom_density
 from .report import FitReport, rmse_fields
 from .selection import Fold, held_out_errors, kfold_assignment, validation_split
 
@@ -100,8 +100,7 @@ def pulay_record(pulay: float, train) -> dict:
     """The fitted Pulay stress (:func:`~linpot.fit.normal_equations.pulay_column`) for the file and
     report: ``eV_per_atom`` (the fitted constant) and the isotropic stress it gives, GPa, at the
     median atom density of the training structures with stress labels (negative = compressive)."""
-    density = [n / abs(float(np.linalg.det(train.cells[k])))
-               for k, n in enumerate(train.n_atoms) if train.has_stress[k]]
+    density = [atom_density(n, train.cells[k]) for k, n in enumerate(train.n_atoms) if train.has_stress[k]]
     return {"eV_per_atom": pulay, "GPa_at_median_density": float(pulay * np.median(density) / GPA)}
 
 
